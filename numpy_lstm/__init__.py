@@ -1,0 +1,31 @@
+"""numpy-lstm: an LSTM in pure NumPy with hand-written backpropagation through time,
+matching ``torch.nn.LSTM`` option for option.
+
+Where things live:
+
+- :mod:`numpy_lstm.functional`  the math (cell step, fused layer, textbook loop)
+- :class:`numpy_lstm.LSTM`, :class:`numpy_lstm.LSTMCell`  modules owning parameters and gradients
+- :mod:`numpy_lstm.gradcheck`   finite-difference gradient check for any module
+- :func:`numpy_lstm.no_grad`    inference without caches
+"""
+
+from numpy_lstm.gradcheck import GradCheckReport, gradcheck
+from numpy_lstm.grad_mode import is_grad_enabled, no_grad
+from numpy_lstm.lstm import LSTM
+from numpy_lstm.lstm_cell import LSTMCell
+from numpy_lstm.module import Module
+from numpy_lstm.padding import pad_sequences
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LSTM",
+    "GradCheckReport",
+    "LSTMCell",
+    "Module",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "pad_sequences",
+    "__version__",
+]

@@ -1,0 +1,41 @@
+"""Pure LSTM math: no state, no classes beyond the NamedTuple caches.
+
+- :mod:`.cell`     one time step, readable, with the backward derivation in its docstring
+- :mod:`.layer`    one direction of one layer over a sequence, fused for speed
+- :mod:`.textbook` the per-step loop of cells that tutorials show (reference and benchmark baseline)
+"""
+
+from numpy_lstm.functional.cell import (
+    GATE_ORDER,
+    CellCache,
+    CellGrads,
+    cell_backward,
+    cell_forward,
+    sigmoid,
+    split_gates,
+)
+from numpy_lstm.functional.layer import (
+    LayerCache,
+    LayerGrads,
+    layer_backward,
+    layer_forward,
+    reverse_time,
+)
+from numpy_lstm.functional.textbook import textbook_backward, textbook_forward
+
+__all__ = [
+    "GATE_ORDER",
+    "CellCache",
+    "CellGrads",
+    "LayerCache",
+    "LayerGrads",
+    "cell_backward",
+    "cell_forward",
+    "layer_backward",
+    "layer_forward",
+    "reverse_time",
+    "sigmoid",
+    "split_gates",
+    "textbook_backward",
+    "textbook_forward",
+]

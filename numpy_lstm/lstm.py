@@ -1,0 +1,351 @@
+r"""``numpy_lstm.LSTM``: the NumPy twin of ``torch.nn.LSTM``.
+
+Multi-layer, optionally bidirectional, optionally projected LSTM.  For every layer ``k`` and
+direction (forward, and ``_reverse`` when bidirectional) it owns the parameters PyTorch owns, under
+the same names, in the same order and shapes::
+
+    weight_ih_l{k}  (4H, I_k)      I_0 = input_size, I_k = D * H_out for k > 0
+    weight_hh_l{k}  (4H, H_out)    H_out = proj_size if proj_size > 0 else hidden_size
+    bias_ih_l{k}    (4H,)          only with bias=True
+    bias_hh_l{k}    (4H,)          only with bias=True
+    weight_hr_l{k}  (P, H)         only with proj_size > 0
+
+Gate rows are stacked i, f, g, o.  The equations, per step and direction, are in
+:mod:`numpy_lstm.functional.cell`; this class only arranges layers, directions, layouts, lengths
+and dropout around :func:`~numpy_lstm.functional.layer.layer_forward` and its backward.
+
+Layouts: ``x`` is ``(T, N, I)`` (seq-first), ``(N, T, I)`` with ``batch_first=True``, or ``(T, I)``
+unbatched.  The states ``h``/``c`` are always ``(D*L, N, ·)`` (or ``(D*L, ·)`` unbatched): a state
+has no time axis, so "batch first" does not apply to it, exactly as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from numpy_lstm import _checks
+from numpy_lstm.functional.layer import LayerCache, layer_backward, layer_forward, reverse_time
+from numpy_lstm.grad_mode import is_grad_enabled
+from numpy_lstm.module import Module
+
+State = tuple[np.ndarray, np.ndarray]
+
+
+class _Record(NamedTuple):
+    """What :meth:`LSTM.backward` needs from the last forward call."""
+
+    caches: list[LayerCache]  # one per (layer, direction), index k * D + d
+    masks: list[np.ndarray | None]  # dropout mask applied to each layer's output (scale included)
+    lengths: np.ndarray | None  # (N,)
+    unbatched: bool
+    output_shape: tuple[int, ...]  # in the caller's layout
+    state_shapes: tuple[tuple[int, ...], tuple[int, ...]]  # h_n, c_n in the caller's layout
+
+
+class LSTM(Module):
+    """Multi-layer LSTM with the constructor, parameters and behaviour of ``torch.nn.LSTM``.
+
+    ``dropout`` applies to the output of every layer but the last, in training mode only.
+    ``dtype`` is float32 (PyTorch's default) or float64.  ``seed`` seeds the module's own generator,
+    which draws the initial weights (U(-1/sqrt(H), 1/sqrt(H)), as PyTorch) and the dropout masks.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = _checks.check_positive_int(input_size, "input_size")
+        self.hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = _checks.check_positive_int(num_layers, "num_layers")
+        self.proj_size = _checks.check_positive_int(proj_size, "proj_size", allow_zero=True)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(
+                f"proj_size must be smaller than hidden_size, got proj_size={proj_size} "
+                f"and hidden_size={hidden_size}"
+            )
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.dtype = _checks.check_dtype(dtype)
+        self.num_directions = 2 if bidirectional else 1
+        self.hidden_out = self.proj_size or self.hidden_size
+        self.rng = np.random.default_rng(seed)
+        self._record: _Record | None = None
+        self._ran_forward = False
+
+        H, D, bound = self.hidden_size, self.num_directions, 1.0 / np.sqrt(self.hidden_size)
+        for k in range(self.num_layers):
+            layer_in = self.input_size if k == 0 else D * self.hidden_out
+            for suffix in self._suffixes():
+                shapes = {
+                    f"weight_ih_l{k}{suffix}": (4 * H, layer_in),
+                    f"weight_hh_l{k}{suffix}": (4 * H, self.hidden_out),
+                }
+                if self.bias:
+                    shapes[f"bias_ih_l{k}{suffix}"] = (4 * H,)
+                    shapes[f"bias_hh_l{k}{suffix}"] = (4 * H,)
+                if self.proj_size:
+                    shapes[f"weight_hr_l{k}{suffix}"] = (self.proj_size, H)
+                for name, shape in shapes.items():
+                    value = self.rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+                    self._add_param(name, value)
+
+    def _suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def _weights(self, k: int, suffix: str) -> tuple[np.ndarray | None, ...]:
+        p = self.params
+        return (
+            p[f"weight_ih_l{k}{suffix}"],
+            p[f"weight_hh_l{k}{suffix}"],
+            p.get(f"bias_ih_l{k}{suffix}"),
+            p.get(f"bias_hh_l{k}{suffix}"),
+            p.get(f"weight_hr_l{k}{suffix}"),
+        )
+
+    def __repr__(self) -> str:
+        extra = "".join(
+            f", {name}={getattr(self, name)!r}"
+            for name, default in [
+                ("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                ("bidirectional", False), ("proj_size", 0),
+            ]
+            if getattr(self, name) != default
+        )
+        return f"LSTM({self.input_size}, {self.hidden_size}{extra}, dtype={self.dtype.name})"
+
+    # --- layouts ---------------------------------------------------------------------------------
+    def _layout(self) -> str:
+        I = self.input_size
+        if self.batch_first:
+            return f"(batch, seq_len, {I}) for batch_first=True"
+        return f"(seq_len, batch, {I}) for batch_first=False"
+
+    def _check_input(self, x: np.ndarray) -> None:
+        I = self.input_size
+        if x.ndim not in (2, 3):
+            raise ValueError(
+                f"LSTM input: expected a 3-D array {self._layout()}, or 2-D (seq_len, {I}) "
+                f"unbatched; got {x.ndim}-D shape {x.shape}"
+            )
+        if x.shape[-1] == I and 0 not in x.shape:
+            return
+        expected = f"(seq_len, {I})" if x.ndim == 2 else self._layout()
+        msg = f"LSTM input: expected {expected}, got {x.shape}"
+        if 0 in x.shape:
+            raise ValueError(msg + ": every axis must be non-empty")
+        axes = [a for a in range(x.ndim - 1) if x.shape[a] == I]
+        if axes:
+            msg += (
+                f". Axis {axes[0]} has size {I} = input_size, so the features look misplaced: an "
+                "LSTM reads features on the LAST axis, (seq_len, batch, features) by default or "
+                "(batch, seq_len, features) with batch_first=True. Move the axis with "
+                "x.transpose(...) (torch: permute); note that permute(0, 2, 1) swaps the last two "
+                "axes, which is not the same as permute(1, 0, 2), which swaps batch and time"
+            )
+        raise ValueError(msg)
+
+    def _initial_state(self, hx: Any, N: int, unbatched: bool) -> State:
+        LD = self.num_layers * self.num_directions
+        shapes = ((LD, N, self.hidden_out), (LD, N, self.hidden_size))
+        if hx is None:
+            return np.zeros(shapes[0], self.dtype), np.zeros(shapes[1], self.dtype)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise ValueError("hx must be a tuple (h_0, c_0) or None")
+        out = []
+        for value, name, shape in zip(hx, ("h_0", "c_0"), shapes, strict=True):
+            arr = _checks.as_float_array(value, name, self.dtype)
+            expect = (shape[0], shape[2]) if unbatched else shape
+            if arr.shape != expect:
+                hint = ""
+                if not unbatched and arr.ndim == 3 and arr.shape[1] != N:
+                    hint = (
+                        f" (its batch axis is {arr.shape[1]} but the input's batch is {N}: is "
+                        f"batch_first={self.batch_first} right for the input?)"
+                    )
+                raise ValueError(
+                    f"{name}: expected shape {expect} = (num_layers * num_directions, "
+                    f"{'' if unbatched else 'batch, '}{'proj_size' if name == 'h_0' and self.proj_size else 'hidden_size'}), "
+                    f"got {arr.shape}{hint}; states are never batch-first"
+                )
+            out.append(arr[:, None, :] if unbatched else arr)
+        return out[0], out[1]
+
+    @staticmethod
+    def _check_lengths(lengths: Any, N: int, T: int, unbatched: bool) -> np.ndarray | None:
+        if lengths is None:
+            return None
+        if unbatched:
+            raise ValueError("lengths cannot be given with unbatched (2-D) input")
+        arr = np.asarray(lengths)
+        if arr.dtype.kind not in "iu":
+            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                pass
+            else:
+                raise ValueError(f"lengths must be integers, got dtype {arr.dtype}: {arr!r}")
+        if arr.shape != (N,):
+            raise ValueError(f"lengths: expected {N} integers (one per sequence), got shape {arr.shape}")
+        arr = arr.astype(np.int64)
+        if arr.min() < 1 or arr.max() > T:
+            raise ValueError(f"lengths must be in [1, seq_len={T}], got min {arr.min()}, max {arr.max()}")
+        return arr
+
+    # --- forward ---------------------------------------------------------------------------------
+    def __call__(self, x: Any, hx: Any = None, lengths: Any = None) -> tuple[np.ndarray, State]:
+        return self.forward(x, hx, lengths)
+
+    def forward(self, x: Any, hx: Any = None, lengths: Any = None) -> tuple[np.ndarray, State]:
+        """``output, (h_n, c_n) = lstm(x, hx=None, lengths=None)``.
+
+        ``lengths`` (N integers in [1, T], any order) gives variable-length sequences, with the
+        results of PyTorch's ``pack_padded_sequence`` -> LSTM -> ``pad_packed_sequence``.
+        ``output`` is ``(T, N, D*H_out)`` in the input's layout; ``h_n`` is ``(D*L, N, H_out)`` and
+        ``c_n`` is ``(D*L, N, H)``, without the ``N`` axis for unbatched input.
+        """
+        x = _checks.as_float_array(x, "LSTM input", self.dtype)
+        self._check_input(x)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]  # (T, 1, I)
+        elif self.batch_first:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, I)
+        T, N, _ = x.shape
+        h0, c0 = self._initial_state(hx, N, unbatched)  # (D*L, N, H_out), (D*L, N, H)
+        lengths = self._check_lengths(lengths, N, T, unbatched)
+        keep = is_grad_enabled()
+        D = self.num_directions
+        h_n = np.empty_like(h0)
+        c_n = np.empty_like(c0)
+        caches: list[LayerCache] = []
+        masks: list[np.ndarray | None] = []
+        layer_in = x  # (T, N, I_k)
+        for k in range(self.num_layers):
+            outs = []
+            for d, suffix in enumerate(self._suffixes()):
+                idx = k * D + d
+                xin = layer_in if d == 0 else reverse_time(layer_in, lengths)
+                y, h_n[idx], c_n[idx], cache = layer_forward(
+                    xin, h0[idx], c0[idx], *self._weights(k, suffix), lengths=lengths, keep_cache=keep
+                )
+                outs.append(y if d == 0 else reverse_time(y, lengths))  # (T, N, H_out)
+                caches.append(cache)
+            out = outs[0] if D == 1 else np.concatenate(outs, axis=-1)  # (T, N, D*H_out)
+            mask = None
+            if k < self.num_layers - 1 and self.training and self.dropout > 0:
+                keep_p = 1.0 - self.dropout
+                mask = (self.rng.random(out.shape) < keep_p).astype(self.dtype) / self.dtype.type(keep_p)
+                out = out * mask  # (T, N, D*H_out) inverted dropout
+            masks.append(mask)
+            layer_in = out
+
+        if unbatched:
+            output, h_n, c_n = out[:, 0], h_n[:, 0], c_n[:, 0]
+        elif self.batch_first:
+            output = out.transpose(1, 0, 2)  # (N, T, D*H_out) view
+        else:
+            output = out
+        self._ran_forward = True
+        self._record = (
+            _Record(caches, masks, lengths, unbatched, output.shape, (h_n.shape, c_n.shape))
+            if keep
+            else None
+        )
+        return output, (h_n, c_n)
+
+    # --- backward --------------------------------------------------------------------------------
+    def backward(self, d_output: Any, dhx: Any = None) -> tuple[np.ndarray, State]:
+        """Backpropagate through the last forward call; add parameter gradients into ``grads``.
+
+        ``d_output`` has the output's shape; ``dhx = (dh_n, dc_n)`` or None for zeros.  Returns
+        ``dx`` in the input's layout and ``(dh_0, dc_0)`` in ``hx``'s shapes.
+        """
+        rec = self._record
+        if rec is None:
+            if self._ran_forward:
+                raise RuntimeError(
+                    "LSTM.backward: the last forward ran under numpy_lstm.no_grad() and kept no "
+                    "cache; run forward outside no_grad to backpropagate"
+                )
+            raise RuntimeError("LSTM.backward called before forward: there is nothing to backpropagate")
+        dout = _checks.as_float_array(d_output, "d_output", self.dtype)
+        _checks.check_shape(dout, rec.output_shape, "d_output", "(the shape of the forward output)")
+        if rec.unbatched:
+            dout = dout[:, None, :]  # (T, 1, D*H_out)
+        elif self.batch_first:
+            dout = dout.transpose(1, 0, 2)  # (T, N, D*H_out)
+        dh_n, dc_n = self._final_state_grads(dhx, rec)  # (D*L, N, H_out), (D*L, N, H)
+        lengths, D, H_out = rec.lengths, self.num_directions, self.hidden_out
+        dh0 = np.empty_like(dh_n)
+        dc0 = np.empty_like(dc_n)
+        for k in range(self.num_layers - 1, -1, -1):
+            if rec.masks[k] is not None:
+                dout = dout * rec.masks[k]  # through the dropout of layer k's output
+            dx = None
+            for d, suffix in enumerate(self._suffixes()):
+                idx = k * D + d
+                dy = dout[..., d * H_out : (d + 1) * H_out]  # (T, N, H_out)
+                if d == 1:
+                    dy = reverse_time(dy, lengths)
+                g = layer_backward(dy, dh_n[idx], dc_n[idx], rec.caches[idx])
+                dxd = g.dx if d == 0 else reverse_time(g.dx, lengths)  # (T, N, I_k)
+                dx = dxd if dx is None else dx + dxd
+                dh0[idx], dc0[idx] = g.dh0, g.dc0
+                self._accumulate(k, suffix, g)
+            dout = dx
+        if rec.unbatched:
+            return dout[:, 0], (dh0[:, 0], dc0[:, 0])
+        if self.batch_first:
+            dout = dout.transpose(1, 0, 2)  # (N, T, I) view
+        return dout, (dh0, dc0)
+
+    def _final_state_grads(self, dhx: Any, rec: _Record) -> State:
+        shapes = rec.state_shapes
+        if dhx is None:
+            dh_n, dc_n = np.zeros(shapes[0], self.dtype), np.zeros(shapes[1], self.dtype)
+        else:
+            if not isinstance(dhx, (tuple, list)) or len(dhx) != 2:
+                raise ValueError("dhx must be a tuple (dh_n, dc_n) or None")
+            dh_n = _checks.as_float_array(dhx[0], "dh_n", self.dtype)
+            dc_n = _checks.as_float_array(dhx[1], "dc_n", self.dtype)
+            _checks.check_shape(dh_n, shapes[0], "dh_n", "(the shape of h_n)")
+            _checks.check_shape(dc_n, shapes[1], "dc_n", "(the shape of c_n)")
+        if rec.unbatched:
+            return dh_n[:, None, :], dc_n[:, None, :]
+        return dh_n, dc_n
+
+    def _accumulate(self, k: int, suffix: str, g: Any) -> None:
+        grads = self.grads
+        grads[f"weight_ih_l{k}{suffix}"] += g.dW_ih
+        grads[f"weight_hh_l{k}{suffix}"] += g.dW_hh
+        if self.bias:
+            grads[f"bias_ih_l{k}{suffix}"] += g.db
+            grads[f"bias_hh_l{k}{suffix}"] += g.db
+        if self.proj_size:
+            grads[f"weight_hr_l{k}{suffix}"] += g.dW_hr
