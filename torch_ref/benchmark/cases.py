@@ -11,7 +11,8 @@ work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,12 +75,24 @@ def _numpy_fn(case: Case, mode: str) -> Callable[[], object]:
     return train
 
 
-def _torch_fn(case: Case, mode: str, onednn: bool) -> Callable[[], object]:
+@contextmanager
+def onednn(enabled: bool) -> Iterator[None]:
+    """Switch PyTorch's oneDNN (mkldnn) CPU path on or off for a block.  Not
+    ``torch.backends.mkldnn.flags``: that also sets TF32 flags, which warns on every call."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+def _torch_fn(case: Case, mode: str, use_onednn: bool) -> Callable[[], object]:
     t, tx, tdy = case.twin, case.tx, case.tdy
     if mode == "inference":
 
         def infer() -> object:
-            with torch.no_grad(), torch.backends.mkldnn.flags(enabled=onednn):
+            with torch.no_grad(), onednn(use_onednn):
                 return t(tx)
 
         return infer
@@ -87,7 +100,7 @@ def _torch_fn(case: Case, mode: str, onednn: bool) -> Callable[[], object]:
     def train() -> object:
         t.zero_grad(set_to_none=True)
         tx.grad = None
-        with torch.backends.mkldnn.flags(enabled=onednn):
+        with onednn(use_onednn):
             y, _ = t(tx)
             y.backward(tdy)
         return None
@@ -102,7 +115,7 @@ def callables(case: Case, mode: str, sides: tuple[str, ...] = SIDES) -> dict[str
         if side == "numpy":
             fns[side] = _numpy_fn(case, mode)
         else:
-            fns[side] = _torch_fn(case, mode, onednn=side == "torch")
+            fns[side] = _torch_fn(case, mode, use_onednn=side == "torch")
     return fns
 
 

@@ -64,15 +64,16 @@ def _build(spec: dict[str, Any], T: int, N: int) -> Any:
         return call
     import torch
 
+    from torch_ref.benchmark.cases import onednn
     from torch_ref.bridge import to_torch
 
     t = to_torch(m)
     tx = torch.from_numpy(x).requires_grad_(True)
     tdy = torch.from_numpy(dy)
-    onednn = side == "torch"
+    use_onednn = side == "torch"
 
     def tcall() -> None:
-        with torch.backends.mkldnn.flags(enabled=onednn):
+        with onednn(use_onednn):
             if mode == "inference":
                 with torch.no_grad():
                     t(tx)
