@@ -52,7 +52,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-
 PRIVATE_ORDER = ("o", "i", "f", "g")
 """The gate order inside this module: sigmoid gates o, i, f adjacent; i, f, g (scaled by ``dc``) too."""
 
@@ -238,9 +237,8 @@ def _local_derivatives(cache: LayerCache, dA: np.ndarray) -> np.ndarray:
     T = acts.shape[0]
     H = tanh_c.shape[2]
     o, i, f, g = (acts[:, :, k * H : (k + 1) * H] for k in range(4))  # (T, N, H) views
-    dA_sig, dA_o, dA_i, dA_f, dA_g = (
-        dA[:, :, : 3 * H], dA[:, :, :H], dA[:, :, H : 2 * H], dA[:, :, 2 * H : 3 * H], dA[:, :, 3 * H :]
-    )
+    dA_sig = dA[:, :, : 3 * H]  # (T, N, 3H)  o | i | f
+    dA_o, dA_i, dA_f, dA_g = (dA[:, :, k * H : (k + 1) * H] for k in range(4))  # (T, N, H) views
     np.subtract(1.0, acts[:, :, : 3 * H], out=dA_sig)
     dA_sig *= acts[:, :, : 3 * H]  # s(1-s) for o, i, f          (T, N, 3H)
     dA_o *= tanh_c  # do/dm = tanh(c)                            m = o * tanh(c)
