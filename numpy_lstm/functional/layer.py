@@ -24,9 +24,10 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
 5. **Weight and input gradients after the loop**, as one GEMM each over all ``T*N`` rows:
    ``dW_ih = dA.T @ X``, ``dW_hh = dA.T @ H_prev``, ``dx = dA @ W_ih``, ``db = dA.sum``.
    The loop itself does only the recurrent ``dA[t] @ W_hh``.
-6. **Local derivatives before the backward loop, for all steps at once.**  Every factor of the
-   backward that does not depend on the incoming gradient is computed over the whole ``(T, N, ·)``
-   arrays in a few large NumPy calls, straight into the ``dA`` buffer::
+6. **Local derivatives for many steps at once.**  Every factor of the backward that does not
+   depend on the incoming gradient is computed for a chunk of steps (about 256 KiB of gates, so
+   still in cache when the loop gets there; all ``T`` steps at small sizes) in a few NumPy calls,
+   straight into the ``dA`` buffer::
 
        dA_o = tanh(c) * o(1-o)       dA_i = g * i(1-i)       dA_f = c_prev * f(1-f)
        dA_g = i * (1 - g^2)          K = o * (1 - tanh(c)^2)
@@ -227,30 +228,37 @@ def layer_forward(
     return y, h_n, c_n, cache
 
 
-def _local_derivatives(cache: LayerCache, dA: np.ndarray) -> np.ndarray:
-    """Fill ``dA (T, N, 4H)`` with the factors of trick 6 (module docstring); return ``K (T, N, H)``.
+def _local_derivatives(cache: LayerCache, dA: np.ndarray, K: np.ndarray, t0: int, t1: int) -> None:
+    """Fill ``dA[t0:t1]`` with the factors of trick 6 (module docstring), and ``K[:t1-t0]``.
 
-    All steps at once, in large calls.  Private order o | i | f | g; ``s(1-s)`` is sigmoid's
-    derivative, ``1 - g^2`` tanh's.
+    Steps ``t0 .. t1-1`` at once, in large calls.  Private order o | i | f | g; ``s(1-s)`` is
+    sigmoid's derivative, ``1 - g^2`` tanh's.
     """
-    acts, tanh_c, c = cache.acts, cache.tanh_c, cache.c
-    T = acts.shape[0]
-    H = tanh_c.shape[2]
-    o, i, f, g = (acts[:, :, k * H : (k + 1) * H] for k in range(4))  # (T, N, H) views
-    dA_sig = dA[:, :, : 3 * H]  # (T, N, 3H)  o | i | f
-    dA_o, dA_i, dA_f, dA_g = (dA[:, :, k * H : (k + 1) * H] for k in range(4))  # (T, N, H) views
-    np.subtract(1.0, acts[:, :, : 3 * H], out=dA_sig)
-    dA_sig *= acts[:, :, : 3 * H]  # s(1-s) for o, i, f          (T, N, 3H)
-    dA_o *= tanh_c  # do/dm = tanh(c)                            m = o * tanh(c)
-    dA_i *= g  # di/dc = g                                       c = f*c_prev + i*g
-    dA_f *= c[:T]  # df/dc = c_prev
-    np.multiply(g, g, out=dA_g)
-    np.subtract(1.0, dA_g, out=dA_g)
-    dA_g *= i  # dg/dc = i, times tanh' = 1 - g^2
-    K = np.multiply(tanh_c, tanh_c)  # (T, N, H)
-    np.subtract(1.0, K, out=K)
-    K *= o  # d(m)/d(c) = o * (1 - tanh(c)^2)                 m = o * tanh(c)
-    return K
+    H = cache.tanh_c.shape[2]
+    acts = cache.acts[t0:t1]  # (n, N, 4H)
+    tanh_c = cache.tanh_c[t0:t1]  # (n, N, H)
+    d = dA[t0:t1]  # (n, N, 4H)
+    k = K[: t1 - t0]  # (n, N, H)
+    o, i, f, g = (acts[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, N, H) views
+    d_sig = d[:, :, : 3 * H]  # (n, N, 3H)  o | i | f
+    d_o, d_i, d_f, d_g = (d[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, N, H) views
+    np.subtract(1.0, acts[:, :, : 3 * H], out=d_sig)
+    d_sig *= acts[:, :, : 3 * H]  # s(1-s) for o, i, f
+    d_o *= tanh_c  # do/dm = tanh(c)                              m = o * tanh(c)
+    d_i *= g  # di/dc = g                                         c = f*c_prev + i*g
+    d_f *= cache.c[t0:t1]  # df/dc = c_prev
+    np.multiply(g, g, out=d_g)
+    np.subtract(1.0, d_g, out=d_g)
+    d_g *= i  # dg/dc = i, times tanh' = 1 - g^2
+    np.multiply(tanh_c, tanh_c, out=k)
+    np.subtract(1.0, k, out=k)
+    k *= o  # dm/dc = o * (1 - tanh(c)^2)                         m = o * tanh(c)
+
+
+def _chunk_steps(N: int, H: int, itemsize: int) -> int:
+    """Steps per chunk of :func:`_local_derivatives`: about 256 KiB of gates, so that a chunk is
+    still in cache when the loop reaches it, yet small sizes need few calls."""
+    return max(1, (256 * 1024) // (N * 4 * H * itemsize))
 
 
 def layer_backward(
@@ -274,7 +282,8 @@ def layer_backward(
     ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
 
     dA = np.empty((T, N, 4 * H), dtype=dtype)  # dLoss/da per step, private order
-    K = _local_derivatives(cache, dA)  # (T, N, H); dA now holds the local factors
+    chunk = _chunk_steps(N, H, dtype.itemsize)
+    K = np.empty((chunk, N, H), dtype=dtype)  # dm/dc of the current chunk of steps
     if lengths is None:  # every final state was produced at the last step
         dh, dc = dh_n.astype(dtype, copy=True), dc_n.astype(dtype, copy=True)  # (N, H_out), (N, H)
     else:
@@ -288,10 +297,15 @@ def layer_backward(
     DA_o = list(dA[:, :, :H])  # T x (N, H)
     DA_ifg = list(dA.reshape(T, N, 4, H)[:, :, 1:])  # T x (N, 3, H)   i | f | g
     Ks, F, DY = list(K), list(acts[:, :, 2 * H : 3 * H]), list(dy)
+    t0 = T  # the chunk [t0, t0 + chunk) holding step t has its local derivatives ready
     DHT = list(dh_total)
     dot, mul, add = np.dot, np.multiply, np.add
 
     for t in range(T - 1, -1, -1):
+        if t < t0:  # local derivatives of the next chunk of steps, all at once (trick 6)
+            t0 = max(0, t + 1 - chunk)
+            _local_derivatives(cache, dA, K, t0, t + 1)
+        k = Ks[t - t0]  # (N, H)
         if t in ends:  # the final state of these rows was produced here
             rows_end = ends[t]
             dh[rows_end] += dh_n[rows_end]
@@ -302,7 +316,7 @@ def layer_backward(
             dht = DHT[t]
             add(DY[t], dh, out=dht)  # (N, P)
             dot(dht, W_hr, out=dm)  # dm = dh @ W_hr                  (h = m @ W_hr.T)
-        mul(dm, Ks[t], out=tmp)
+        mul(dm, k, out=tmp)
         add(dc, tmp, out=dc)  # dc += dm * o * (1 - tanh(c)^2)         (m = o * tanh(c))
         mul(DA_o[t], dm, out=DA_o[t])  # da_o = dm * tanh(c) * o(1-o)
         mul(DA_ifg[t], dc_b, out=DA_ifg[t])  # da_{i,f,g} = dc * (g i(1-i) | c_prev f(1-f) | i(1-g^2))
