@@ -97,6 +97,10 @@ class LayerGrads(NamedTuple):
     dW_hr: np.ndarray | None  # (P, H)
 
 
+_PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
+_DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
+
+
 def _ends_by_step(lengths: np.ndarray | None, T: int, N: int) -> dict[int, np.ndarray]:
     """``{t: rows whose last valid step is t}``; with no lengths every row ends at ``T - 1``."""
     if lengths is None:
@@ -162,10 +166,15 @@ def layer_forward(
 
     if lengths is not None and lengths.min() < T:
         x = zero_padding(x, lengths)  # padding may hold anything; NaN must not leak
-    acts = (x.reshape(T * N, I) @ W_ih_half_T).reshape(T, N, 4 * H)  # (T, N, 4H) input projection
+    X = x.reshape(T * N, I)  # (T*N, I)
     has_bias = b_ih is not None
-    if has_bias:
-        acts += ((b_ih + b_hh)[rows] * half[:, 0]).astype(dtype)  # (4H,) both biases, pre-halved
+    bias = ((b_ih + b_hh)[rows] * half[:, 0]).astype(dtype) if has_bias else None  # (4H,) pre-halved
+    chunk = _chunk_steps(N, H, dtype.itemsize, _PROJECTION_CHUNK_BYTES)
+    # The input projection is one GEMM per chunk of steps (all T at small sizes), made just before
+    # the loop reaches the chunk: then it is still in cache when the loop reads it.  Without a cache
+    # only one chunk of pre-activations is ever held.
+    acts = np.empty((T if keep_cache else min(chunk, T), N, 4 * H), dtype=dtype)  # (T, N, 4H)
+    acts2 = acts.reshape(-1, 4 * H)  # (T*N, 4H) view
 
     n_c = T + 1 if keep_cache else 2  # without a cache two cell states are enough
     h = np.empty((T + 1, N, H_out), dtype=dtype)  # h[t+1] is step t's output
@@ -192,24 +201,33 @@ def layer_forward(
     half_s = dtype.type(0.5)
     dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
 
+    t0, t1 = 0, 0  # the chunk of steps whose input projection is in acts
     for t in range(T):
-        a, s = A[t], S[t]  # (N, 4H), (N, 3H)
+        if t == t1:
+            t0, t1 = t, min(T, t + chunk)
+            r0 = t0 * N if keep_cache else 0
+            a_chunk = acts2[r0 : r0 + (t1 - t0) * N]  # (n*N, 4H)
+            np.matmul(X[t0 * N : t1 * N], W_ih_half_T, out=a_chunk)  # x W_ih.T for steps t0..t1-1
+            if bias is not None:
+                a_chunk += bias
+        j = t if keep_cache else t - t0  # this step's row block in acts
+        a, s = A[j], S[j]  # (N, 4H), (N, 3H)
         dot(Hs[t], W_hh_half_T, out=rec)  # (N, 4H)  h_prev @ W_hh.T (sigmoid rows halved)
         add(a, rec, out=a)  #           a = x W_ih.T + b + h_prev W_hh.T
         tanh(a, out=a)  #               tanh(a/2) on o, i, f; tanh(a) = g on g
         mul(s, half_s, out=s)
         add(s, half_s, out=s)  #        sigmoid = (1 + tanh(a/2)) / 2
         c_prev, c_new = Cs[t % n_c], Cs[(t + 1) % n_c]  # (N, H)
-        mul(F[t], c_prev, out=c_new)  # c = f * c_prev
-        mul(Ig[t], G[t], out=ig)
+        mul(F[j], c_prev, out=c_new)  # c = f * c_prev
+        mul(Ig[j], G[j], out=ig)
         add(c_new, ig, out=c_new)  #    c += i * g
         tc = TC[t if keep_cache else 0]  # (N, H)
         tanh(c_new, out=tc)
         if Ms is None:
-            mul(O[t], tc, out=Hs[t + 1])  # h = o * tanh(c)
+            mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
         else:
             mt = Ms[t if keep_cache else 0]  # (N, H)
-            mul(O[t], tc, out=mt)  # m = o * tanh(c)
+            mul(O[j], tc, out=mt)  # m = o * tanh(c)
             dot(mt, W_hr_T, out=Hs[t + 1])  # h = m @ W_hr.T
         if t in ends:
             rows_end = ends[t]
@@ -255,10 +273,10 @@ def _local_derivatives(cache: LayerCache, dA: np.ndarray, K: np.ndarray, t0: int
     k *= o  # dm/dc = o * (1 - tanh(c)^2)                         m = o * tanh(c)
 
 
-def _chunk_steps(N: int, H: int, itemsize: int) -> int:
-    """Steps per chunk of :func:`_local_derivatives`: about 256 KiB of gates, so that a chunk is
-    still in cache when the loop reaches it, yet small sizes need few calls."""
-    return max(1, (256 * 1024) // (N * 4 * H * itemsize))
+def _chunk_steps(N: int, H: int, itemsize: int, nbytes: int) -> int:
+    """Steps per chunk of work done for many steps at once: about ``nbytes`` of gates, so that a
+    chunk is still in cache when the loop reaches it, yet small sizes need few calls."""
+    return max(1, nbytes // (N * 4 * H * itemsize))
 
 
 def layer_backward(
@@ -282,7 +300,7 @@ def layer_backward(
     ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
 
     dA = np.empty((T, N, 4 * H), dtype=dtype)  # dLoss/da per step, private order
-    chunk = _chunk_steps(N, H, dtype.itemsize)
+    chunk = _chunk_steps(N, H, dtype.itemsize, _DERIVATIVE_CHUNK_BYTES)
     K = np.empty((chunk, N, H), dtype=dtype)  # dm/dc of the current chunk of steps
     if lengths is None:  # every final state was produced at the last step
         dh, dc = dh_n.astype(dtype, copy=True), dc_n.astype(dtype, copy=True)  # (N, H_out), (N, H)
