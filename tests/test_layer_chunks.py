@@ -7,7 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numpy_lstm.functional import layer, layer_backward, layer_forward, textbook_backward, textbook_forward
+from numpy_lstm.functional import (
+    inference,
+    layer,
+    layer_backward,
+    layer_forward,
+    textbook_backward,
+    textbook_forward,
+)
+from numpy_lstm.functional.inference import inference_forward
 
 
 @pytest.mark.parametrize("chunk_steps", [1, 2, 3, 100])
@@ -81,3 +89,27 @@ def test_chunked_layer_with_lengths_matches_unchunked(
         (k, getattr(g2, k), getattr(g, k)) for k in ("dx", "dh0", "dc0", "dW_ih", "dW_hh", "db")
     ]:
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("chunk_steps", [1, 3, 100])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_feature_major_inference_equals_textbook(
+    monkeypatch: pytest.MonkeyPatch, chunk_steps: int, dtype: type, bias: bool
+) -> None:
+    rng = np.random.default_rng(11)
+    T, N, I, H = 8, 3, 4, 5
+    monkeypatch.setattr(inference, "_CHUNK_BYTES", chunk_steps * 4 * H * N * np.dtype(dtype).itemsize)
+    W_ih, W_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H))
+    b_ih, b_hh = (rng.standard_normal(4 * H), rng.standard_normal(4 * H)) if bias else (None, None)
+    x = rng.standard_normal((T, N, I))
+    h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    ref = textbook_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)[:3]
+    cast = [None if a is None else a.astype(dtype) for a in (x, h0, c0, W_ih, W_hh, b_ih, b_hh)]
+    out = inference_forward(*cast)
+    via_layer = layer_forward(*cast, keep_cache=False)[:3]  # layer_forward dispatches here
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for name, a, b, c in zip(("y", "h_n", "c_n"), out, via_layer, ref, strict=True):
+        assert a.dtype == dtype and a.shape == c.shape, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+        np.testing.assert_allclose(a, c, rtol=tol, atol=tol, err_msg=name)

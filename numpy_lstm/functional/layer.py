@@ -35,6 +35,10 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    so that each step only scales them: ``dc += dm * K``, ``dA_o *= dm``, ``dA_{i,f,g} *= dc``
    (one broadcast call), ``dc *= f``, ``dh_prev = dA @ W_hh``: seven NumPy calls per step instead of
    eighteen.  At small sizes, where the per-call overhead (~0.3 us) dominates, this is what counts.
+7. **Inference in a feature-major layout** (:mod:`.inference`): without a cache to keep, the
+   forward stores every per-step array as ``(features, N)`` and writes its GEMMs ``W @ h``, a shape
+   in which OpenBLAS's threads split the large ``4H`` instead of the small batch: 12-33% faster
+   forward on the benchmark grid.  Used when there is no projection and no variable length.
 
 Variable lengths
 ----------------
@@ -52,6 +56,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
+from numpy_lstm.functional.inference import inference_forward
 
 PRIVATE_ORDER = ("o", "i", "f", "g")
 """The gate order inside this module: sigmoid gates o, i, f adjacent; i, f, g (scaled by ``dc``) too."""
@@ -154,6 +160,9 @@ def layer_forward(
     also lets the loop keep only two cell states instead of ``T + 1``).
     """
     T, N, I = x.shape
+    if not keep_cache and W_hr is None and (lengths is None or lengths.min() == T):
+        y, h_n, c_n = inference_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)  # trick 7
+        return y, h_n, c_n, None
     H = W_hh.shape[0] // 4
     H_out = W_hh.shape[1]
     dtype = x.dtype
