@@ -10,8 +10,8 @@ Where things live:
 """
 
 from numpy_lstm.clip import clip_grad_norm
-from numpy_lstm.gradcheck import GradCheckReport, gradcheck
 from numpy_lstm.grad_mode import is_grad_enabled, no_grad
+from numpy_lstm.gradcheck import GradCheckReport, gradcheck
 from numpy_lstm.linear import Linear
 from numpy_lstm.losses import cross_entropy, cross_entropy_backward, log_softmax, softmax
 from numpy_lstm.lstm import LSTM

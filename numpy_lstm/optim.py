@@ -28,8 +28,11 @@ import numpy as np
 from numpy_lstm.module import Module
 
 
-def _check_number(value: float, name: str, low: float, high: float | None = None, open_low: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value):
+def _check_number(
+    value: float, name: str, low: float, high: float | None = None, open_low: bool = False
+) -> float:
+    is_number = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not is_number or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     bad_low = value <= low if open_low else value < low
     if bad_low or (high is not None and value >= high):
@@ -83,7 +86,8 @@ class Optimizer:
             if slot not in new or name not in self.module.params:
                 raise ValueError(
                     f"{cls}.load_state_dict: unexpected entry '{key}'; expected 'steps' and "
-                    f"'<slot>.<param>' with slot in {list(self._slots)} and param in {list(self.module.params)}"
+                    f"'<slot>.<param>' with slot in {list(self._slots)} and param in "
+                    f"{list(self.module.params)}"
                 )
             target = self.module.params[name]
             arr = np.asarray(value)
@@ -98,7 +102,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (``torch.optim.SGD``)."""
+    """SGD with momentum, dampening, Nesterov and weight decay (``torch.optim.SGD``)."""
 
     _slots = ("momentum_buffer",)
 
