@@ -84,20 +84,22 @@ class NumpyBackend:
     def train_step(self, batch: Batch) -> StepResult:
         self.model.train()
         self.model.zero_grad()
-        logits = self.model(self._x(batch), batch.lengths)  # (T, N, V)
-        loss, cache = cross_entropy(logits, batch.targets)
-        if np.isfinite(loss):  # a non-finite loss is reported by the loop before any update
-            self.model.backward(cross_entropy_backward(cache))
-            if self.optim_config.clip is not None:
-                clip_grad_norm(self.model, self.optim_config.clip)
-            self.optimizer.step()
+        # Overflow is not warned about here: a non-finite loss is checked and reported by the loop.
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = self.model(self._x(batch), batch.lengths)  # (T, N, V)
+            loss, cache = cross_entropy(logits, batch.targets)
+            if np.isfinite(loss):
+                self.model.backward(cross_entropy_backward(cache))
+                if self.optim_config.clip is not None:
+                    clip_grad_norm(self.model, self.optim_config.clip)
+                self.optimizer.step()
         return StepResult(loss, count_correct(logits, batch.targets), batch.num_tokens)
 
     def evaluate(self, batch: Batch) -> StepResult:
         self.model.eval()
-        with no_grad():
+        with no_grad(), np.errstate(over="ignore", invalid="ignore"):
             logits = self.model(self._x(batch), batch.lengths)  # (T, N, V)
-        loss, _ = cross_entropy(logits, batch.targets)
+            loss, _ = cross_entropy(logits, batch.targets)
         return StepResult(loss, count_correct(logits, batch.targets), batch.num_tokens)
 
     def predict(self, batch: Batch) -> np.ndarray:

@@ -244,8 +244,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         fit(backends, data.encoded[0], data.encoded[1], train_cfg, history, on_epoch_end, progress)
     except Diverged as err:
+        kept = (f"{out / CHECKPOINT} keeps epoch {history['epoch'][-1]}, the last good one" if history["epoch"]
+                else "no epoch finished, so this run wrote no checkpoint")
         _write_outputs(out, history, {}, ceiling, None, args, time.perf_counter() - t0, stopped=str(err))
-        raise CLIError(str(err)) from None
+        raise CLIError(f"{err}; {kept}") from None
 
     test, test_diff = evaluate(backends, make_batches(data.encoded[2], args.batch_size))
     best_here = best_accuracy_on(data.splits.test, args.k_min, args.k_max) if data.is_synthetic else None

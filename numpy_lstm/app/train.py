@@ -42,8 +42,9 @@ class Diverged(Exception):
     def __init__(self, epoch: int, batch: int, backend: str, loss: float) -> None:
         self.epoch, self.batch, self.backend, self.loss = epoch, batch, backend, loss
         super().__init__(
-            f"the {backend} loss became {loss} at epoch {epoch}, batch {batch}; training stopped "
-            "(try a smaller --lr or --clip); the checkpoint keeps the last good epoch"
+            f"the {backend} loss became {loss} at epoch {epoch}, "
+            + (f"batch {batch}" if batch else "validation")
+            + "; training stopped (a smaller learning rate or gradient clipping may help)"
         )
 
 
