@@ -9,8 +9,8 @@ Where things live:
 - :func:`numpy_lstm.no_grad`    inference without caches
 """
 
-from numpy_lstm.gradcheck import GradCheckReport, gradcheck
 from numpy_lstm.grad_mode import is_grad_enabled, no_grad
+from numpy_lstm.gradcheck import GradCheckReport, gradcheck
 from numpy_lstm.lstm import LSTM
 from numpy_lstm.lstm_cell import LSTMCell
 from numpy_lstm.module import Module
