@@ -41,7 +41,8 @@ def test_from_torch_round_trip(kwargs):
     for k, v in t.state_dict().items():
         torch.testing.assert_close(back.state_dict()[k], v, rtol=0, atol=0)
     cell = from_torch(torch.nn.LSTMCell(3, 5))
-    assert isinstance(cell, numpy_lstm.LSTMCell) and list(cell.params) == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+    assert isinstance(cell, numpy_lstm.LSTMCell)
+    assert list(cell.params) == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
 
 
 def test_copies_are_independent():
