@@ -86,9 +86,14 @@ def _ends_by_step(lengths: np.ndarray | None, T: int, N: int) -> dict[int, np.nd
     return ends
 
 
-def valid_mask(lengths: np.ndarray, T: int, dtype: np.dtype) -> np.ndarray:
-    """``(T, N, 1)`` array: 1 where step ``t`` is inside sequence ``n``, else 0."""
-    return (np.arange(T)[:, None] < lengths[None, :]).astype(dtype)[:, :, None]
+def zero_padding(a: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A copy of ``a (T, N, F)`` with every step past its sequence's length set to 0.
+
+    ``np.where`` rather than a multiplication by a 0/1 mask: ``0 * nan`` is ``nan``, and padding may
+    hold anything.
+    """
+    valid = np.arange(a.shape[0])[:, None] < lengths[None, :]  # (T, N)
+    return np.where(valid[:, :, None], a, a.dtype.type(0))  # (T, N, F)
 
 
 def reverse_time(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
@@ -135,7 +140,7 @@ def layer_forward(
     W_hh_half_T = (Wp_hh * half).T  # (H_out, 4H)
 
     if lengths is not None and lengths.min() < T:
-        x = x * valid_mask(lengths, T, dtype)  # padding may hold anything; NaN must not leak
+        x = zero_padding(x, lengths)  # padding may hold anything; NaN must not leak
     acts = (x.reshape(T * N, I) @ W_ih_half_T).reshape(T, N, 4 * H)  # (T, N, 4H) input projection
     has_bias = b_ih is not None
     if has_bias:
@@ -183,7 +188,7 @@ def layer_forward(
 
     y = h[1:]  # (T, N, H_out) view
     if lengths is not None and lengths.min() < T:
-        y = y * valid_mask(lengths, T, dtype)  # zero past each sequence's end
+        y = zero_padding(y, lengths)  # zero past each sequence's end
     if not keep_cache:
         return y, h_n, c_n, None
     cache = LayerCache(x, h, c, acts, tanh_c, m, Wp_ih, Wp_hh, W_hr, has_bias, lengths)
@@ -205,7 +210,7 @@ def layer_backward(
     H_out = h.shape[2]
     dtype = x.dtype
     if lengths is not None and lengths.min() < T:
-        dy = dy * valid_mask(lengths, T, dtype)  # padded outputs are constants: no gradient
+        dy = zero_padding(dy, lengths)  # padded outputs are constants: no gradient
     ends = _ends_by_step(lengths, T, N)
 
     dA = np.empty((T, N, 4 * H), dtype=dtype)  # dLoss/da per step, private order

@@ -1,0 +1,88 @@
+"""Hypothesis strategies shared by the tests: LSTM configurations and the arrays they take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+import numpy_lstm
+
+
+@dataclass(frozen=True)
+class LSTMCase:
+    """One randomly drawn LSTM, input, and call options."""
+
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    bidirectional: bool
+    proj_size: int
+    T: int
+    N: int | None  # None: unbatched input
+    with_hx: bool
+    state_grads: bool
+    use_lengths: bool
+    seed: int
+
+    def build(self, dtype=np.float64, **overrides) -> numpy_lstm.LSTM:
+        """The module, with random non-zero biases (PyTorch's init already makes them non-zero)."""
+        kwargs = dict(
+            num_layers=self.num_layers,
+            bias=self.bias,
+            batch_first=self.batch_first,
+            bidirectional=self.bidirectional,
+            proj_size=self.proj_size,
+            dtype=dtype,
+            seed=self.seed,
+        )
+        kwargs.update(overrides)
+        return numpy_lstm.LSTM(self.input_size, self.hidden_size, **kwargs)
+
+    def inputs(self, module: numpy_lstm.LSTM):
+        """``x``, ``hx`` (or None) and ``lengths`` (or None), drawn from the case's seed."""
+        rng = np.random.default_rng(self.seed + 1)
+        dtype = module.dtype
+        if self.N is None:
+            x = rng.standard_normal((self.T, self.input_size))
+        elif self.batch_first:
+            x = rng.standard_normal((self.N, self.T, self.input_size))
+        else:
+            x = rng.standard_normal((self.T, self.N, self.input_size))
+        hx = None
+        if self.with_hx:
+            LD = module.num_layers * module.num_directions
+            batch = () if self.N is None else (self.N,)
+            hx = (
+                rng.standard_normal((LD, *batch, module.hidden_out)).astype(dtype),
+                rng.standard_normal((LD, *batch, module.hidden_size)).astype(dtype),
+            )
+        lengths = None
+        if self.use_lengths and self.N is not None:
+            lengths = rng.integers(1, self.T + 1, size=self.N)
+        return x.astype(dtype), hx, lengths
+
+
+@st.composite
+def lstm_cases(draw, max_layers: int = 3, allow_unbatched: bool = True, lengths: bool | None = None) -> LSTMCase:
+    hidden = draw(st.integers(1, 6))
+    unbatched = allow_unbatched and draw(st.booleans())
+    use_lengths = (not unbatched) and (draw(st.booleans()) if lengths is None else lengths)
+    return LSTMCase(
+        input_size=draw(st.integers(1, 5)),
+        hidden_size=hidden,
+        num_layers=draw(st.integers(1, max_layers)),
+        bias=draw(st.booleans()),
+        batch_first=draw(st.booleans()),
+        bidirectional=draw(st.booleans()),
+        proj_size=draw(st.integers(0, hidden - 1)),
+        T=draw(st.integers(1, 6)),
+        N=None if unbatched else draw(st.integers(1, 4)),
+        with_hx=draw(st.booleans()),
+        state_grads=draw(st.booleans()),
+        use_lengths=use_lengths,
+        seed=draw(st.integers(0, 2**16)),
+    )
