@@ -28,8 +28,13 @@ from numpy_lstm.losses import IGNORE_INDEX
 
 
 @settings(deadline=None)
-@given(n=st.integers(3, 60), k_min=st.integers(1, 4), span=st.integers(0, 5), seed=st.integers(0, 10**6),
-       batch=st.integers(1, 9))
+@given(
+    n=st.integers(3, 60),
+    k_min=st.integers(1, 4),
+    span=st.integers(0, 5),
+    seed=st.integers(0, 10**6),
+    batch=st.integers(1, 9),
+)
 def test_batches_targets_are_inputs_shifted_by_one(n: int, k_min: int, span: int, seed: int, batch: int) -> None:
     seqs = synthetic_sequences(n, k_min, k_min + span, seed)
     vocab = Vocabulary.build(seqs)
@@ -83,7 +88,7 @@ def test_text_vocabulary_comes_from_training_split_only(tmp_path) -> None:
     assert set(data.vocab.tokens) == train_words | {UNK}
     held_out = [s[0] for s in data.splits.test + data.splits.val]
     assert held_out and all(w not in train_words for w in held_out)
-    for s, e in zip(data.splits.test, data.encoded[2], strict=True):
+    for e in data.encoded[2]:
         assert e[0] == 0 and e[1] == data.vocab.index["common"], "unseen word -> UNK, known word kept"
 
 

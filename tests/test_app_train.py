@@ -31,8 +31,9 @@ def test_numpy_and_torch_train_in_lockstep(optim: OptimConfig, model_kw: dict) -
     hist = fit(backends, data.encoded[0], data.encoded[1], TrainConfig(4, 8, 1), new_history(["numpy", "torch"]))
     assert hist["epoch"] == [1, 2, 3, 4]
     for key in METRICS:
-        np.testing.assert_allclose(hist["backends"]["numpy"][key], hist["backends"]["torch"][key],
-                                   rtol=0, atol=1e-9, err_msg=key)
+        np.testing.assert_allclose(
+            hist["backends"]["numpy"][key], hist["backends"]["torch"][key], rtol=0, atol=1e-9, err_msg=key
+        )
     assert max(hist["max_abs_loss_diff"]) < 1e-9, "every batch loss agrees, not just the epoch means"
     assert hist["backends"]["numpy"]["train_loss"][-1] < hist["backends"]["numpy"]["train_loss"][0]
     a, b = backends[0].state_arrays(), backends[1].state_arrays()
@@ -113,5 +114,6 @@ def test_checkpoint_moves_between_backends(first: str, second: str) -> None:
     hist["backends"][second] = hist["backends"].pop(first)
     fit([b], data.encoded[0], data.encoded[1], TrainConfig(4, 8, 0), hist)
     for key in METRICS:
-        np.testing.assert_allclose(hist["backends"][second][key], ref_hist["backends"][first][key],
-                                   rtol=0, atol=1e-9, err_msg=key)
+        np.testing.assert_allclose(
+            hist["backends"][second][key], ref_hist["backends"][first][key], rtol=0, atol=1e-9, err_msg=key
+        )

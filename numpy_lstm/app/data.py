@@ -17,7 +17,6 @@ always right; :func:`accuracy_ceiling` gives the best expected token accuracy ex
 
 from __future__ import annotations
 
-import collections
 import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
