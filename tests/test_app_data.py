@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -17,6 +18,7 @@ from numpy_lstm.app.data import (
     accuracy_ceiling,
     best_accuracy_on,
     encode_split,
+    loss_floor,
     make_batches,
     one_hot,
     split_sequences,
@@ -138,11 +140,14 @@ def test_accuracy_ceiling_matches_brute_force() -> None:
         total = sum(len(s) - 1 for s in seqs)
         # brute force: at each distinct prefix the best guess scores the count of its most frequent
         # next token among the sequences sharing that prefix
+        # and the lowest loss is the entropy of the next token within each group, summed over members
         prefixes = {tuple(s[:j]) for s in seqs for j in range(1, len(s))}
-        correct = 0
+        correct, cost = 0, 0.0
         for p in prefixes:
             nxt = [s[len(p)] for s in seqs if tuple(s[: len(p)]) == p and len(s) > len(p)]
             correct += max(nxt.count(t) for t in set(nxt))
+            cost -= sum(math.log(nxt.count(t) / len(nxt)) for t in nxt)
         assert accuracy_ceiling(k_min, k_max) == Fraction(correct, total), (k_min, k_max)
+        assert loss_floor(k_min, k_max) == pytest.approx(cost / total, rel=1e-12, abs=1e-15)
         assert best_accuracy_on(seqs, k_min, k_max) == pytest.approx(correct / total)
     assert accuracy_ceiling(3, 3) == 1

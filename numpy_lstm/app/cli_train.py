@@ -24,7 +24,7 @@ import numpy as np
 
 from numpy_lstm.app.backend import Backend, NumpyBackend, OptimConfig
 from numpy_lstm.app.checkpoint import atomic_write, load_checkpoint, mismatches, save_checkpoint
-from numpy_lstm.app.data import accuracy_ceiling, best_accuracy_on, make_batches
+from numpy_lstm.app.data import accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
 from numpy_lstm.app.dataset import DataConfig, Dataset, build_dataset
 from numpy_lstm.app.model import ModelConfig, NextTokenModel
 from numpy_lstm.app.plots import plot_history
@@ -276,6 +276,8 @@ def run(args: argparse.Namespace) -> int:
 
     progress = _progress if sys.stderr.isatty() else None
     ceiling = float(accuracy_ceiling(args.k_min, args.k_max)) if data.is_synthetic else None
+    floor = loss_floor(args.k_min, args.k_max) if data.is_synthetic else None
+    bounds = {"accuracy_ceiling": ceiling, "loss_floor": floor}
     try:
         fit(backends, data.encoded[0], data.encoded[1], train_cfg, history, on_epoch_end, progress)
     except Diverged as err:
@@ -284,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
             if history["epoch"]
             else "no epoch finished, so this run wrote no checkpoint"
         )
-        _write_outputs(out, history, {}, ceiling, None, args, time.perf_counter() - t0, stopped=str(err))
+        _write_outputs(out, history, {}, bounds, None, args, time.perf_counter() - t0, stopped=str(err))
         raise CLIError(f"{err}; {kept}") from None
 
     test, test_diff = evaluate(backends, make_batches(data.encoded[2], args.batch_size))
@@ -292,7 +294,10 @@ def run(args: argparse.Namespace) -> int:
     for name, r in test.items():
         line = f"test ({name}): loss {r.loss:.4f}  accuracy {r.accuracy:.3f}"
         if ceiling is not None:
-            line += f"  (best possible: {ceiling:.3f} expected over the task, {best_here:.3f} on this test set)"
+            line += (
+                f"  (best possible: accuracy {ceiling:.3f} and loss {floor:.4f} expected over the task; "
+                f"accuracy {best_here:.3f} on this test set)"
+            )
         print(line)
     if len(backends) > 1:
         largest = max(history["max_abs_loss_diff"] + [test_diff])
@@ -306,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
                 f"  predicted {sep.join(s.predicted)}\n"
             )
     wall = time.perf_counter() - t0
-    _write_outputs(out, history, test, ceiling, test_diff, args, wall, best_here=best_here)
+    _write_outputs(out, history, test, bounds, test_diff, args, wall, best_here=best_here)
     plot = f"{out / PLOT}, " if importlib.util.find_spec("matplotlib") else ""
     print(f"wrote {plot}{out / CHECKPOINT}, {out / METRICS} in {wall:.1f} s")
     return 0
@@ -316,7 +321,7 @@ def _write_outputs(
     out: Path,
     history: dict[str, Any],
     test: dict[str, Any],
-    ceiling: float | None,
+    bounds: dict[str, float | None],
     test_diff: float | None,
     args: argparse.Namespace,
     wall: float,
@@ -333,7 +338,7 @@ def _write_outputs(
         "test_loss": test[names[0]].loss if test else None,
         "test_accuracy": test[names[0]].accuracy if test else None,
         "test": {n: {"loss": r.loss, "accuracy": r.accuracy} for n, r in test.items()},
-        "accuracy_ceiling": ceiling,
+        **bounds,
         "best_accuracy_on_test_set": best_here,
         "wall_time_s": wall,
         "args": {k: v for k, v in vars(args).items() if k != "func"},
@@ -345,6 +350,4 @@ def _write_outputs(
         metrics["stopped"] = stopped
     atomic_write(out / METRICS, lambda f: f.write(json.dumps(metrics, indent=1).encode()))
     if history["epoch"] and importlib.util.find_spec("matplotlib") is not None:
-        plot_history(
-            {**history, "accuracy_ceiling": ceiling}, out / PLOT, title=f"next-token LSTM, backend {args.backend}"
-        )
+        plot_history({**history, **bounds}, out / PLOT, title=f"next-token LSTM, backend {args.backend}")
