@@ -210,6 +210,20 @@ def _epoch_line(epoch: int, history: dict[str, Any], width: int) -> str:
     return f"epoch {epoch:>{width}}  {parts}  max |diff| {history['max_abs_loss_diff'][i]:.1e}"
 
 
+def _describe_model(cfg: ModelConfig) -> str:
+    opts = "".join(
+        f", {name}={value}"
+        for name, value, default in [
+            ("num_layers", cfg.num_layers, 1),
+            ("proj_size", cfg.proj_size, 0),
+            ("dropout", cfg.dropout, 0.0),
+        ]
+        if value != default
+    )
+    H_out = cfg.proj_size or cfg.hidden_size
+    return f"LSTM({cfg.vocab_size}, {cfg.hidden_size}{opts}) -> Linear({H_out}, {cfg.vocab_size}), {cfg.dtype}"
+
+
 def _progress(epoch: int, done: int, total: int) -> None:
     end = "\r" if done < total else "\r" + " " * 40 + "\r"
     print(f"  epoch {epoch} batch {done}/{total}", end=end, file=sys.stderr, flush=True)
@@ -259,10 +273,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(_describe(data, args))
+    print(f"model: {_describe_model(model_cfg)}, {model.num_parameters():,} parameters")
+    device = f" ({backends[-1].device})" if args.backend != "numpy" else ""
     print(
-        f"model: {model!r}, {model.num_parameters():,} parameters; optimizer {args.optimizer} lr {args.lr}"
-        f"{f' clip {args.clip}' if args.clip else ''}; batch {args.batch_size}; backend {args.backend}"
-        + (f" ({backends[-1].device})" if args.backend != "numpy" else "")
+        f"training: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}"
+        f"{f' clip {args.clip}' if args.clip else ''}, batch {args.batch_size}, {args.epochs} epochs, "
+        f"seed {args.seed}, backend {args.backend}{device}"
     )
     if history["epoch"]:
         print(f"resuming from {args.resume} after epoch {history['epoch'][-1]}")
@@ -292,13 +308,12 @@ def run(args: argparse.Namespace) -> int:
     test, test_diff = evaluate(backends, make_batches(data.encoded[2], args.batch_size))
     best_here = best_accuracy_on(data.splits.test, args.k_min, args.k_max) if data.is_synthetic else None
     for name, r in test.items():
-        line = f"test ({name}): loss {r.loss:.4f}  accuracy {r.accuracy:.3f}"
-        if ceiling is not None:
-            line += (
-                f"  (best possible: accuracy {ceiling:.3f} and loss {floor:.4f} expected over the task; "
-                f"accuracy {best_here:.3f} on this test set)"
-            )
-        print(line)
+        print(f"test ({name}): loss {r.loss:.4f}  accuracy {r.accuracy:.3f}")
+    if ceiling is not None:
+        print(
+            f"best possible: accuracy {ceiling:.3f} and loss {floor:.4f} expected over the task; "
+            f"accuracy {best_here:.3f} on this test set"
+        )
     if len(backends) > 1:
         largest = max(history["max_abs_loss_diff"] + [test_diff])
         print(f"largest |loss difference| numpy vs torch over the run: {largest:.2e}")
