@@ -90,6 +90,8 @@ def test_checkpoint_is_atomic_and_rejects_foreign_files(tmp_path) -> None:
         save_checkpoint(path, {"meta": np.zeros(1)}, {"epoch": 2})
     assert path.read_bytes() == before, "a failed write leaves the old file"
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"], "and no temporary file"
+    (tmp_path / "plain").write_bytes(b"")
+    assert path.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777, "usual permissions"
     np.savez(tmp_path / "other.npz", x=np.zeros(2))
     with pytest.raises(ValueError, match="not a numpy-lstm checkpoint"):
         load_checkpoint(tmp_path / "other.npz")
