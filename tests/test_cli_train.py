@@ -134,6 +134,22 @@ def test_checkpoint_from_numpy_resumes_in_torch(tmp_path: Path) -> None:
     np.testing.assert_allclose(resumed["val_loss"], full["val_loss"], rtol=0, atol=1e-9)
 
 
+def test_both_resumes_from_a_numpy_checkpoint(tmp_path: Path) -> None:
+    common = ["--dtype", "float64", *FAST]
+    assert main(["train", "--out", str(tmp_path / "a"), "--epochs", "2", *common]) == 0
+    ckpt = str(tmp_path / "a" / "checkpoint.npz")
+    rc, m = _train(tmp_path, "--backend", "both", "--epochs", "3", "--resume", ckpt, *common, out="b")
+    assert rc == 0 and m["epochs"] == [1, 2, 3]
+    for name in ("numpy", "torch"):
+        assert len(m["histories"][name]["train_loss"]) == 3, name
+    assert m["histories"]["numpy"]["train_loss"][:2] == m["histories"]["torch"]["train_loss"][:2]
+    assert m["max_abs_loss_diff"] < 1e-9
+    rc, again = _train(tmp_path, "--epochs", "3", "--resume", str(tmp_path / "b" / "checkpoint.npz"), *common, out="c")
+    assert rc == 0 and again["epochs"] == [1, 2, 3], "already trained: nothing to do, still reports"
+    assert again["test_loss"] == pytest.approx(m["test_loss"], abs=1e-12)
+    assert (tmp_path / "c" / "checkpoint.npz").exists()
+
+
 @pytest.mark.parametrize("level, sep", [("char", ""), ("word", " ")])
 def test_text_file(tmp_path: Path, capsys, level: str, sep: str) -> None:
     text = tmp_path / "poem.txt"

@@ -255,12 +255,14 @@ def run(args: argparse.Namespace) -> int:
         arrays, saved = _load_resume(args.resume, meta)
         for b in backends:
             b.load_state_arrays(arrays)
-        for b in backends:  # a checkpoint from the other backend (or from --backend both) resumes here
-            history["backends"][b.name] = next(iter(saved["history"]["backends"].values())).copy()
-            if b.name in saved["history"]["backends"]:
-                history["backends"][b.name] = saved["history"]["backends"][b.name]
-        history["epoch"] = saved["history"]["epoch"]
-        history["max_abs_loss_diff"] = saved["history"]["max_abs_loss_diff"]
+        past = saved["history"]["backends"]
+        for b in backends:
+            # A checkpoint from the other backend resumes here too: its past is this backend's past
+            # (a fresh copy of the lists, so that two backends never append to the same one).
+            h = past.get(b.name, next(iter(past.values())))
+            history["backends"][b.name] = {k: list(v) for k, v in h.items()}
+        history["epoch"] = list(saved["history"]["epoch"])
+        history["max_abs_loss_diff"] = list(saved["history"]["max_abs_loss_diff"])
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -285,8 +287,14 @@ def run(args: argparse.Namespace) -> int:
     width = len(str(args.epochs))
     every = 1 if args.backend == "both" else args.every
 
-    def on_epoch_end(epoch: int, hist: dict[str, Any]) -> None:
+    saved_epochs: list[int] = []
+
+    def save(epoch: int, hist: dict[str, Any]) -> None:
         save_checkpoint(out / CHECKPOINT, backends[0].state_arrays(), {**meta, "epoch": epoch, "history": hist})
+        saved_epochs.append(epoch)
+
+    def on_epoch_end(epoch: int, hist: dict[str, Any]) -> None:
+        save(epoch, hist)
         if epoch % every == 0 or epoch == args.epochs:
             print(_epoch_line(epoch, hist, width), flush=True)
 
@@ -298,13 +306,16 @@ def run(args: argparse.Namespace) -> int:
         fit(backends, data.encoded[0], data.encoded[1], train_cfg, history, on_epoch_end, progress)
     except Diverged as err:
         kept = (
-            f"{out / CHECKPOINT} keeps epoch {history['epoch'][-1]}, the last good one"
-            if history["epoch"]
+            f"{out / CHECKPOINT} keeps epoch {saved_epochs[-1]}, the last good one"
+            if saved_epochs
             else "no epoch finished, so this run wrote no checkpoint"
         )
         _write_outputs(out, history, {}, bounds, None, args, time.perf_counter() - t0, stopped=str(err))
         raise CLIError(f"{err}; {kept}") from None
 
+    if not saved_epochs and history["epoch"]:  # resumed at or past --epochs: nothing trained
+        print(f"the checkpoint is already at epoch {history['epoch'][-1]} (--epochs {args.epochs}): no training")
+        save(history["epoch"][-1], history)
     test, test_diff = evaluate(backends, make_batches(data.encoded[2], args.batch_size))
     best_here = best_accuracy_on(data.splits.test, args.k_min, args.k_max) if data.is_synthetic else None
     for name, r in test.items():
