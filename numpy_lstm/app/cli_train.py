@@ -122,11 +122,6 @@ def check_args(args: argparse.Namespace) -> None:
         args.dropout == 0 or args.layers >= 2,
         f"--dropout applies between LSTM layers, so it needs --layers >= 2, got --layers {args.layers}",
     )
-    _require(
-        args.dropout == 0 or args.backend != "both",
-        "--backend both needs --dropout 0: NumPy and PyTorch draw different dropout masks, so "
-        "their losses could not be compared",
-    )
 
 
 def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[ModelConfig, OptimConfig, TrainConfig, DataConfig]:
@@ -192,7 +187,11 @@ def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: Optim
         try:
             # One CPU thread: the model is tiny, and extra threads mostly spin, fighting NumPy's BLAS
             # for the cores (5 float64 epochs of --backend both on 2 busy cores: 54 s, then 18 s).
-            backends.append(TorchBackend(model, optim, device=args.device, seed=args.seed, cpu_threads=1))
+            # With --backend both, the torch twin replays the NumPy model's dropout masks.
+            masks = backends[0].dropout_masks if backends and isinstance(backends[0], NumpyBackend) else None
+            backends.append(
+                TorchBackend(model, optim, device=args.device, seed=args.seed, cpu_threads=1, mask_source=masks)
+            )
         except ValueError as err:
             raise CLIError(f"--device: {err}") from None
     return backends
