@@ -54,7 +54,7 @@ def test_default_command_end_to_end(tmp_path: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
         assert len(metrics[key]) == 50 and all(np.isfinite(metrics[key])), key
-    assert metrics["test_accuracy"] >= metrics["best_accuracy_on_test_set"] - 0.03
+    assert metrics["test_accuracy"] >= metrics["best_accuracy_on_test_set"] - 0.05
     assert metrics["accuracy_ceiling"] == pytest.approx(41 / 45)  # k in [1, 9]: 8 of 90 tokens unknowable
     assert metrics["val_loss"][-1] < metrics["loss_floor"] + 0.05
     assert metrics["wall_time_s"] < 60
