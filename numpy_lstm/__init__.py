@@ -7,25 +7,41 @@ Where things live:
 - :class:`numpy_lstm.LSTM`, :class:`numpy_lstm.LSTMCell`  modules owning parameters and gradients
 - :mod:`numpy_lstm.gradcheck`   finite-difference gradient check for any module
 - :func:`numpy_lstm.no_grad`    inference without caches
+- :class:`numpy_lstm.Linear`, :func:`numpy_lstm.cross_entropy`, :func:`numpy_lstm.softmax`,
+  :class:`numpy_lstm.SGD`, :class:`numpy_lstm.Adam`, :func:`numpy_lstm.clip_grad_norm`
+  the rest of a model and its training, matching ``torch.nn`` / ``torch.optim``
+- :mod:`numpy_lstm.app`         the next-token predictor and ``numpy-lstm train``
 """
 
-from numpy_lstm.gradcheck import GradCheckReport, gradcheck
+from numpy_lstm.clip import clip_grad_norm
 from numpy_lstm.grad_mode import is_grad_enabled, no_grad
+from numpy_lstm.gradcheck import GradCheckReport, gradcheck
+from numpy_lstm.linear import Linear
+from numpy_lstm.losses import cross_entropy, cross_entropy_backward, log_softmax, softmax
 from numpy_lstm.lstm import LSTM
 from numpy_lstm.lstm_cell import LSTMCell
 from numpy_lstm.module import Module
+from numpy_lstm.optim import SGD, Adam
 from numpy_lstm.padding import pad_sequences
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LSTM",
+    "SGD",
+    "Adam",
     "GradCheckReport",
     "LSTMCell",
+    "Linear",
     "Module",
+    "clip_grad_norm",
+    "cross_entropy",
+    "cross_entropy_backward",
     "gradcheck",
+    "log_softmax",
     "is_grad_enabled",
     "no_grad",
     "pad_sequences",
+    "softmax",
     "__version__",
 ]

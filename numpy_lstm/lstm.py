@@ -190,9 +190,10 @@ class LSTM(Module):
                         f" (its batch axis is {arr.shape[1]} but the input's batch is {N}: is "
                         f"batch_first={self.batch_first} right for the input?)"
                     )
+                size = "proj_size" if name == "h_0" and self.proj_size else "hidden_size"
+                batch = "" if unbatched else "batch, "
                 raise ValueError(
-                    f"{name}: expected shape {expect} = (num_layers * num_directions, "
-                    f"{'' if unbatched else 'batch, '}{'proj_size' if name == 'h_0' and self.proj_size else 'hidden_size'}), "
+                    f"{name}: expected shape {expect} = (num_layers * num_directions, {batch}{size}), "
                     f"got {arr.shape}{hint}; states are never batch-first"
                 )
             out.append(arr[:, None, :] if unbatched else arr)

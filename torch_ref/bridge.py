@@ -42,9 +42,11 @@ def to_torch(module: numpy_lstm.Module, *, share_memory: bool = False) -> torch.
 
     With ``share_memory=True`` the torch parameters view the NumPy arrays (CPU only).
     """
+    if not isinstance(module, (numpy_lstm.LSTM, numpy_lstm.LSTMCell)):
+        raise ValueError(f"to_torch: expected numpy_lstm.LSTM or LSTMCell, got {type(module).__name__}")
     dtype = torch_dtype(module.dtype)
     if isinstance(module, numpy_lstm.LSTM):
-        t = torch.nn.LSTM(
+        t: torch.nn.Module = torch.nn.LSTM(
             module.input_size,
             module.hidden_size,
             num_layers=module.num_layers,
@@ -55,10 +57,8 @@ def to_torch(module: numpy_lstm.Module, *, share_memory: bool = False) -> torch.
             proj_size=module.proj_size,
             dtype=dtype,
         )
-    elif isinstance(module, numpy_lstm.LSTMCell):
-        t = torch.nn.LSTMCell(module.input_size, module.hidden_size, bias=module.bias, dtype=dtype)
     else:
-        raise ValueError(f"to_torch: expected numpy_lstm.LSTM or LSTMCell, got {type(module).__name__}")
+        t = torch.nn.LSTMCell(module.input_size, module.hidden_size, bias=module.bias, dtype=dtype)
     t.train(module.training)
     if share_memory:
         _share_into_torch(module, t)
@@ -73,6 +73,8 @@ def from_torch(module: torch.nn.Module, *, share_memory: bool = False, seed: int
     With ``share_memory=True`` the NumPy arrays view the torch parameters (CPU tensors only).
     ``seed`` seeds the twin's generator (dropout masks).
     """
+    if not isinstance(module, (torch.nn.LSTM, torch.nn.LSTMCell)):
+        raise ValueError(f"from_torch: expected torch.nn.LSTM or LSTMCell, got {type(module).__name__}")
     dtype = _numpy_dtype(module)
     if isinstance(module, torch.nn.LSTM):
         twin: numpy_lstm.Module = numpy_lstm.LSTM(
@@ -87,10 +89,8 @@ def from_torch(module: torch.nn.Module, *, share_memory: bool = False, seed: int
             dtype=dtype,
             seed=seed,
         )
-    elif isinstance(module, torch.nn.LSTMCell):
-        twin = numpy_lstm.LSTMCell(module.input_size, module.hidden_size, bias=module.bias, dtype=dtype, seed=seed)
     else:
-        raise ValueError(f"from_torch: expected torch.nn.LSTM or LSTMCell, got {type(module).__name__}")
+        twin = numpy_lstm.LSTMCell(module.input_size, module.hidden_size, bias=module.bias, dtype=dtype, seed=seed)
     twin.train(module.training)
     state = module.state_dict()
     if share_memory:
