@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from torch_ref.benchmark import ablation, configs, grid, report, scale, timing
+from torch_ref.benchmark import ablation, configs, grid, report, scale, targets, timing
 
 SCALE_CONFIG = configs.BenchConfig("scale", 0, 16, 64, 128)  # N, I, H of the scale study
 ABLATION_CONFIGS = ("small", "medium")
@@ -73,6 +73,14 @@ def run_benchmark(args: argparse.Namespace) -> int:
         rows = results["grid"]
         print()
         print(report.table(rows, report.GRID_COLUMNS))
+        checked = targets.check(rows)
+        meta["targets"] = [{"target": n, "met": m, "detail": d} for n, m, d in checked]
+        print("\ntargets of issue 5 (NumPy / PyTorch default CPU path):")
+        print(targets.format_targets(checked))
+        busy = [r["config"] + " " + r["dtype"] + " " + r["mode"] for r in rows if grid.contention_note(r)]
+        if busy:
+            print(f"\nWARNING: other processes used the CPUs during {len(busy)} row(s) ({', '.join(busy)}): "
+                  "those timings are not fair; rerun on a quiet machine")
         written += report.write(out, "grid", meta, rows)
         (out / "grid.md").write_text(report.markdown(rows, report.GRID_COLUMNS) + "\n")
         written.append(out / "grid.md")
