@@ -19,6 +19,8 @@ def check(rows: list[Row]) -> list[tuple[str, bool | None, str]]:
             return
         worst = max(sel, key=lambda r: r[key])
         detail = ", ".join(f"{r['config']} {r[key]:.2f}" for r in sel)
+        if len({r["dtype"] for r in sel}) > 1:
+            detail = ", ".join(f"{r['config']} {r['dtype']} {r[key]:.2f}" for r in sel)
         out.append((name, worst[key] <= limit, detail))
 
     ratio_target("float32 training step <= 0.8 x torch", pick("float32", "train"), "ratio_torch", 0.8)
