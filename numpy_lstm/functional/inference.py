@@ -10,7 +10,7 @@ is the memory layout: every per-step array is stored **feature-major**, ``(featu
 
 The FLOPs are the same; what changes is the shape OpenBLAS sees.  With ``(N, 4H)`` outputs it splits
 its 2 threads over the small batch dimension ``N``; with ``(4H, N)`` outputs over the large ``4H``,
-and on this project's benchmark machine the recurrent GEMM runs 25-40% faster (e.g. 595 us instead
+and on this project's benchmark machine the recurrent GEMM runs 24-37% faster (e.g. 595 us instead
 of 800 us for N=128, H=512).  The input projection becomes one GEMM per step (a batched ``matmul``
 over a chunk of steps), which in this shape runs at the full-size GEMM's speed.
 
