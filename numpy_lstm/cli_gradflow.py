@@ -93,7 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "gradflow",
         help="plot how the gradient of a loss flows back through h_t and c_t over a long sequence",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Read a loss at the last step of a long random sequence, carry its gradient back "
+        "through an untrained LSTM, and plot ||dL/dh_t|| and ||dL/dc_t|| against t into DIR/gradflow.png. "
+        "--forget-bias compares forget-gate bias initialisations.",
     )
     p.add_argument("--out", default=".", metavar="DIR", help="folder for gradflow.png (default: .)")
     p.add_argument("--steps", type=int, default=200, help="sequence length T (default: 200)")
