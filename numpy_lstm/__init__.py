@@ -9,23 +9,35 @@ Where things live:
 - :func:`numpy_lstm.no_grad`    inference without caches
 """
 
+from numpy_lstm.clip import clip_grad_norm
 from numpy_lstm.grad_mode import is_grad_enabled, no_grad
 from numpy_lstm.gradcheck import GradCheckReport, gradcheck
+from numpy_lstm.linear import Linear
+from numpy_lstm.losses import cross_entropy, cross_entropy_backward, log_softmax, softmax
 from numpy_lstm.lstm import LSTM
 from numpy_lstm.lstm_cell import LSTMCell
 from numpy_lstm.module import Module
+from numpy_lstm.optim import SGD, Adam
 from numpy_lstm.padding import pad_sequences
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LSTM",
+    "SGD",
+    "Adam",
     "GradCheckReport",
     "LSTMCell",
+    "Linear",
     "Module",
+    "clip_grad_norm",
+    "cross_entropy",
+    "cross_entropy_backward",
     "gradcheck",
+    "log_softmax",
     "is_grad_enabled",
     "no_grad",
     "pad_sequences",
+    "softmax",
     "__version__",
 ]

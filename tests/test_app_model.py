@@ -1,0 +1,113 @@
+"""NextTokenModel against its PyTorch twin Net (float64), by name; and a finite-difference check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numpy_lstm import no_grad
+from numpy_lstm.app.data import one_hot
+from numpy_lstm.app.model import ModelConfig, NextTokenModel
+from numpy_lstm.losses import IGNORE_INDEX, cross_entropy, cross_entropy_backward
+from torch_ref.model import Net, net_from_numpy, numpy_from_net
+
+
+def _batch(rng: np.random.Generator, T: int, N: int, V: int):
+    lengths = rng.integers(1, T + 1, size=N)
+    lengths[rng.integers(N)] = T
+    ids = rng.integers(0, V, size=(T, N))
+    targets = rng.integers(0, V, size=(T, N))
+    targets[np.arange(T)[:, None] >= lengths[None, :]] = IGNORE_INDEX
+    return one_hot(ids, V, lengths, np.float64), targets, lengths
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    V=st.integers(2, 6), H=st.integers(2, 6), layers=st.integers(1, 2), proj=st.booleans(),
+    T=st.integers(1, 6), N=st.integers(1, 4), seed=st.integers(0, 10**6),
+)
+def test_model_loss_and_grads_match_torch(V, H, layers, proj, T, N, seed) -> None:
+    cfg = ModelConfig(V, H, layers, proj_size=1 if proj else 0, dtype="float64")
+    model = NextTokenModel(cfg, seed=seed)
+    net = net_from_numpy(model)
+    rng = np.random.default_rng(seed)
+    x, targets, lengths = _batch(rng, T, N, V)
+    logits = model(x, lengths)
+    loss, cache = cross_entropy(logits, targets)
+    model.backward(cross_entropy_backward(cache))
+    tlogits = net(torch.from_numpy(x), torch.from_numpy(lengths))
+    tloss = torch.nn.functional.cross_entropy(tlogits.reshape(-1, V), torch.from_numpy(targets).reshape(-1))
+    tloss.backward()
+    assert logits.shape == tuple(tlogits.shape) == (T, N, V)
+    np.testing.assert_allclose(logits, tlogits.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg="logits")
+    np.testing.assert_allclose(loss, tloss.item(), rtol=1e-12, err_msg="loss")
+    names = [n for n, _ in net.named_parameters()]
+    assert names == list(model.params), "same names, same order as the twin's state_dict"
+    for name, p in net.named_parameters():
+        assert model.grads[name].shape == tuple(p.shape), f"shape grad {name}"
+        np.testing.assert_allclose(model.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"grad {name}")
+
+
+def test_model_finite_differences() -> None:
+    """The loss gradient, checked without torch: central differences on sampled entries."""
+    rng = np.random.default_rng(0)
+    model = NextTokenModel(ModelConfig(5, 4, 2, proj_size=2, dtype="float64"), seed=1)
+    x, targets, lengths = _batch(rng, 5, 3, 5)
+
+    def loss() -> float:
+        with no_grad():
+            return cross_entropy(model(x, lengths), targets)[0]
+
+    model.zero_grad()
+    _, cache = cross_entropy(model(x, lengths), targets)
+    model.backward(cross_entropy_backward(cache))
+    eps = 1e-6
+    for name, p in model.params.items():
+        for flat in rng.choice(p.size, size=min(4, p.size), replace=False):
+            idx = np.unravel_index(flat, p.shape)
+            old = p[idx]
+            p[idx] = old + eps
+            up = loss()
+            p[idx] = old - eps
+            down = loss()
+            p[idx] = old
+            np.testing.assert_allclose(model.grads[name][idx], (up - down) / (2 * eps), rtol=1e-5, atol=1e-9,
+                                       err_msg=f"grad {name}{idx}")
+
+
+def test_params_are_the_submodules_arrays_and_shared_with_torch() -> None:
+    model = NextTokenModel(ModelConfig(4, 3, dtype="float64"), seed=0)
+    assert model.params["lstm.weight_hh_l0"] is model.lstm.params["weight_hh_l0"]
+    assert model.grads["fc.bias"] is model.fc.grads["bias"]
+    net = net_from_numpy(model, share_memory=True)
+    model.params["fc.bias"][...] = 7.0
+    assert torch.all(net.fc.bias == 7.0), "shared memory: a NumPy write shows in torch"
+    with torch.no_grad():
+        net.lstm.weight_ih_l0.mul_(0)
+    assert np.all(model.params["lstm.weight_ih_l0"] == 0), "and a torch write shows in NumPy"
+    x = one_hot(np.array([[1], [2]]), 4, dtype=np.float64)
+    np.testing.assert_allclose(model(x), net(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+    back = numpy_from_net(net)
+    for name in model.params:
+        np.testing.assert_array_equal(back.params[name], model.params[name], err_msg=name)
+
+
+def test_model_refuses_bidirectional_and_bad_input() -> None:
+    with pytest.raises(ValueError, match="cannot be bidirectional"):
+        NextTokenModel(ModelConfig(4), bidirectional=True)
+    model = NextTokenModel(ModelConfig(4))
+    with pytest.raises(ValueError, match=r"expected one-hot \(seq_len, batch, 4\), got \(2, 3\)"):
+        model(np.zeros((2, 3), np.float32))
+
+
+def test_astype_keeps_names_values_and_links() -> None:
+    model = NextTokenModel(ModelConfig(4, 3), seed=2)
+    m64 = model.astype(np.float64)
+    assert m64.params["fc.weight"] is m64.fc.params["weight"]
+    for name, v in model.params.items():
+        assert m64.params[name].dtype == np.float64
+        np.testing.assert_array_equal(m64.params[name], v.astype(np.float64), err_msg=name)

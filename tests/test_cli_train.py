@@ -1,0 +1,142 @@
+"""``numpy-lstm train`` end to end in temporary directories, including its error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from numpy_lstm.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--sequences", "40", "--hidden-size", "8", "--samples", "1"]
+
+
+def _train(tmp: Path, *args: str, out: str = "out") -> tuple[int, dict]:
+    rc = main(["train", "--out", str(tmp / out), *args])
+    metrics = tmp / out / "metrics.json"
+    return rc, json.loads(metrics.read_text()) if metrics.exists() else {}
+
+
+def test_default_command_end_to_end(tmp_path: Path) -> None:
+    """``python -m numpy_lstm train`` with no arguments, in a fresh directory; torch stays unimported."""
+    code = "import runpy, sys; sys.argv = ['numpy-lstm', 'train']\ntry:\n    runpy.run_module('numpy_lstm', run_name='__main__')\nexcept SystemExit as e:\n    assert 'torch' not in sys.modules, 'numpy backend imported torch'\n    raise"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for expected in ("epoch  5  train loss", "epoch 50  train loss", "test (numpy): loss", "best possible",
+                     "input     a", "predicted ", "wrote "):
+        assert expected in out, f"{expected!r} missing from:\n{out}"
+    run = tmp_path / "runs" / "train"
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+        assert len(metrics[key]) == 50 and all(np.isfinite(metrics[key])), key
+    assert metrics["test_accuracy"] >= metrics["best_accuracy_on_test_set"] - 0.03
+    assert metrics["accuracy_ceiling"] == pytest.approx(41 / 45)  # k in [1, 9]: 8 of 90 tokens unknowable
+    assert metrics["wall_time_s"] < 60
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("opt", [["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.3"],
+                                 ["--optimizer", "adam", "--lr", "0.01"]], ids=["sgd", "adam"])
+def test_both_backends_agree_in_float64(tmp_path: Path, capsys, opt: list[str]) -> None:
+    rc, m = _train(tmp_path, "--backend", "both", "--dtype", "float64", "--clip", "1.0", "--epochs", "4",
+                   "--layers", "2", *opt, *FAST)
+    assert rc == 0
+    assert set(m["histories"]) == {"numpy", "torch"}
+    assert 0 <= m["max_abs_loss_diff"] < 1e-9
+    for key in ("train_loss", "val_loss"):
+        np.testing.assert_allclose(m["histories"]["numpy"][key], m["histories"]["torch"][key], rtol=0, atol=1e-9)
+    out = capsys.readouterr().out
+    assert out.count("max |diff|") == 4, "one line per epoch with both losses"
+    assert "largest |loss difference| numpy vs torch" in out
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_resume_equals_uninterrupted_run(tmp_path: Path, backend: str) -> None:
+    common = ["--backend", backend, "--layers", "2", "--dropout", "0.3", "--dtype", "float64", *FAST]
+    rc, full = _train(tmp_path, "--epochs", "4", *common, out="full")
+    assert rc == 0
+    assert main(["train", "--out", str(tmp_path / "part"), "--epochs", "2", *common]) == 0
+    rc, resumed = _train(tmp_path, "--epochs", "4", "--resume", str(tmp_path / "part" / "checkpoint.npz"),
+                         *common, out="part")
+    assert rc == 0
+    assert resumed["epochs"] == full["epochs"] == [1, 2, 3, 4]
+    tol = 0 if backend == "numpy" else 1e-12
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+        np.testing.assert_allclose(resumed[key], full[key], rtol=0, atol=tol, err_msg=key)
+    assert resumed["test_loss"] == pytest.approx(full["test_loss"], abs=tol)
+    a = np.load(tmp_path / "full" / "checkpoint.npz")
+    b = np.load(tmp_path / "part" / "checkpoint.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for name in a.files:
+        if name != "meta":
+            np.testing.assert_allclose(a[name], b[name], rtol=0, atol=tol, err_msg=name)
+
+
+def test_checkpoint_from_numpy_resumes_in_torch(tmp_path: Path) -> None:
+    common = ["--dtype", "float64", "--clip", "1.0", *FAST]
+    _, full = _train(tmp_path, "--epochs", "4", *common, out="full")
+    assert main(["train", "--out", str(tmp_path / "part"), "--epochs", "2", *common]) == 0
+    rc, resumed = _train(tmp_path, "--backend", "torch", "--epochs", "4",
+                         "--resume", str(tmp_path / "part" / "checkpoint.npz"), *common, out="part")
+    assert rc == 0
+    np.testing.assert_allclose(resumed["val_loss"], full["val_loss"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("level, sep", [("char", ""), ("word", " ")])
+def test_text_file(tmp_path: Path, capsys, level: str, sep: str) -> None:
+    text = tmp_path / "poem.txt"
+    text.write_text("\n".join(f"the cat sat on mat number {i % 7}" for i in range(30)) + "\n")
+    rc, m = _train(tmp_path, "--text", str(text), "--level", level, "--epochs", "2", *FAST)
+    assert rc == 0 and m["accuracy_ceiling"] is None and 0 <= m["test_accuracy"] <= 1
+    out = capsys.readouterr().out
+    inputs = [ln for ln in out.splitlines() if ln.startswith("  input     ")]
+    assert inputs and inputs[0].removeprefix("  input     ").startswith(sep.join(["the", "cat"] if sep else "the c"))
+
+
+def _previous_run(out: Path) -> dict[str, bytes]:
+    out.mkdir(parents=True)
+    files = {"metrics.json": b'{"old": true}', "checkpoint.npz": b"old checkpoint", "loss.png": b"old plot"}
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return files
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--text", "{tmp}/missing.txt"], "--text: text file not found"),
+        (["--text", "{tmp}/empty.txt"], "is empty"),
+        (["--bidirectional"], "--bidirectional is refused"),
+        (["--lr", "-0.1"], "--lr must be a positive number, got -0.1"),
+        (["--resume", "{tmp}/small/checkpoint.npz", "--hidden-size", "9"],
+         "comes from another model or run: model.hidden_size: checkpoint has 8, this run has 9"),
+        (["--resume", "{tmp}/empty.txt"], "not a readable .npz"),
+        (["--backend", "both", "--layers", "2", "--dropout", "0.2"], "--backend both needs --dropout 0"),
+        (["--dropout", "0.2"], "needs --layers >= 2"),
+        (["--proj-size", "8"], "--proj-size must be in [0, --hidden-size=8)"),
+        (["--clip", "0"], "--clip must be a positive number"),
+    ],
+)
+def test_errors_are_one_line_and_lose_nothing(tmp_path: Path, capsys, args: list[str], message: str) -> None:
+    (tmp_path / "empty.txt").write_text("  \n\n")
+    assert main(["train", "--out", str(tmp_path / "small"), "--epochs", "1", *FAST]) == 0
+    before = _previous_run(tmp_path / "out")
+    capsys.readouterr()
+    rc = main(["train", "--out", str(tmp_path / "out"), "--epochs", "2", *FAST,
+               *[a.format(tmp=tmp_path) for a in args]])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and err.startswith("numpy-lstm train: error: "), err
+    assert message in err, err
+    after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert after == before, "nothing in the output directory changed"
