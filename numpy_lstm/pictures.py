@@ -71,6 +71,8 @@ def plot_gates(
             raise ValueError(f"plot_gates: '{name}' should be (T={T}, H), got {rec[name].shape}")
     plt = _pyplot()
     H = rec["i"].shape[1]
+    longest = max(len(line) for tok in tokens for line in str(tok).split("\n"))
+    rotation, align = (0, "center") if longest <= 4 else (60, "right")
     width = min(max(10.0, 3 * (1.2 + 0.32 * T)), 30.0)
     fig, axes = plt.subplots(2, 3, figsize=(width, 2.2 + 2 * (1.0 + 0.06 * H)), constrained_layout=True)
     for ax, (name, label, cmap, limits) in zip(axes.flat, _GATE_PANELS, strict=True):
@@ -81,8 +83,10 @@ def plot_gates(
         im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1], interpolation="nearest")
         ax.set_title(label, fontsize=10)
         ax.set_xticks(range(T))
-        ax.set_xticklabels(tokens, rotation=60, ha="right", fontsize=8)
+        ax.set_xticklabels(tokens, rotation=rotation, ha=align, fontsize=8)
         ax.set_ylabel("hidden unit")
+        if name in "gch":  # the bottom row
+            ax.set_xlabel("step t: its input token (and what follows it)")
         fig.colorbar(im, ax=ax, shrink=0.9)
     fig.suptitle(title or "LSTM gates and states over time (column t: after reading token t)", fontsize=12)
     return save_figure(fig, path)
