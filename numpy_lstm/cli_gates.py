@@ -118,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from numpy_lstm.pictures import plot_gates
 
     title = (f"Inside layer {args.layer} of {model.lstm!r} ({source})\n"
-             "column t: after reading token t (top label); below it, the predicted next token")
-    path = plot_gates(rec, labels, out / "gates.png", title)
+             "column t: the states after reading input token t")
+    path = plot_gates(rec, labels, out / "gates.png", title, xlabel="step t: input token, → predicted next token")
     print("input     " + " ".join(tokens))
     print("predicted " + " ".join(predicted))
     print(f"wrote {path}")

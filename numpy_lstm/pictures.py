@@ -1,8 +1,10 @@
 """Pictures of what happens inside an LSTM: gate heatmaps and gradient flow through time.
 
-matplotlib is imported inside the functions (numpy_lstm itself needs only NumPy), with the Agg
-backend when there is no display.  PNGs are written atomically: to a temporary file in the same
-folder, then ``os.replace``, so a reader never sees half a picture.
+matplotlib is imported inside the functions (numpy_lstm itself needs only NumPy).  They draw on a
+bare ``matplotlib.figure.Figure``, rendered by Agg, rather than through ``pyplot``: that needs no
+display and leaves the global backend alone (a notebook's inline backend keeps working).  PNGs are
+written atomically: to a temporary file in the same folder, then ``os.replace``, so a reader never
+sees half a picture.
 """
 
 from __future__ import annotations
@@ -16,18 +18,14 @@ from typing import Any
 import numpy as np
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(**kwargs: Any) -> Any:
+    from matplotlib.figure import Figure
 
-    if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(layout="constrained", **kwargs)
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` (PNG) atomically and close it; returns the path."""
+    """Write ``fig`` to ``path`` (PNG) atomically; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".png", prefix=f".{path.stem}-", dir=path.parent)
@@ -39,7 +37,6 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        _pyplot().close(fig)
     return path
 
 
@@ -55,7 +52,11 @@ _GATE_PANELS = [
 
 
 def plot_gates(
-    rec: Mapping[str, np.ndarray], tokens: Sequence[str], path: str | Path, title: str = ""
+    rec: Mapping[str, np.ndarray],
+    tokens: Sequence[str],
+    path: str | Path,
+    title: str = "",
+    xlabel: str = "step t (its input token)",
 ) -> Path:
     """Heatmaps of i, f, o (top) and g, c, h (bottom) over time, into the PNG ``path``.
 
@@ -69,12 +70,12 @@ def plot_gates(
             raise ValueError(f"plot_gates: missing '{name}'; expected arrays for {[p[0] for p in _GATE_PANELS]}")
         if rec[name].ndim != 2 or rec[name].shape[0] != T:
             raise ValueError(f"plot_gates: '{name}' should be (T={T}, H), got {rec[name].shape}")
-    plt = _pyplot()
     H = rec["i"].shape[1]
     longest = max(len(line) for tok in tokens for line in str(tok).split("\n"))
     rotation, align = (0, "center") if longest <= 4 else (60, "right")
     width = min(max(10.0, 3 * (1.2 + 0.32 * T)), 30.0)
-    fig, axes = plt.subplots(2, 3, figsize=(width, 2.2 + 2 * (1.0 + 0.06 * H)), constrained_layout=True)
+    fig = _figure(figsize=(width, 2.2 + 2 * (1.0 + 0.06 * H)))
+    axes = fig.subplots(2, 3)
     for ax, (name, label, cmap, limits) in zip(axes.flat, _GATE_PANELS, strict=True):
         values = rec[name].T  # (H, T): one row per hidden unit
         if limits is None:
@@ -86,7 +87,7 @@ def plot_gates(
         ax.set_xticklabels(tokens, rotation=rotation, ha=align, fontsize=8)
         ax.set_ylabel("hidden unit")
         if name in "gch":  # the bottom row
-            ax.set_xlabel("step t: its input token (and what follows it)")
+            ax.set_xlabel(xlabel)
         fig.colorbar(im, ax=ax, shrink=0.9)
     fig.suptitle(title or "LSTM gates and states over time (column t: after reading token t)", fontsize=12)
     return save_figure(fig, path)
@@ -99,8 +100,8 @@ def plot_gradflow(
 
     ``curves[label] = (dh_norm (T,), dc_norm (T,))``; the loss is read at the last step.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True, constrained_layout=True)
+    fig = _figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2, sharex=True)
     tiny = np.finfo(np.float64).tiny  # a gradient that underflowed to 0 still shows, at the floor
     for label, (dh, dc) in curves.items():
         steps = np.arange(len(dh))
