@@ -1,8 +1,8 @@
 r"""Global-norm gradient clipping, as ``torch.nn.utils.clip_grad_norm_``::
 
-    total = || (||g_1||, ||g_2||, ...) ||            the norm of all gradients as one vector
-    coef  = min(max_norm / (total + 1e-6), 1)
-    g_k  <- coef * g_k                               in place, for every gradient
+total = || (||g_1||, ||g_2||, ...) ||            the norm of all gradients as one vector
+coef  = min(max_norm / (total + 1e-6), 1)
+g_k  <- coef * g_k                               in place, for every gradient
 """
 
 from __future__ import annotations

@@ -96,9 +96,7 @@ class Linear(Module):
         """``x (..., in_features)`` -> ``(..., out_features)``."""
         x = _checks.as_float_array(x, "Linear input", self.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"Linear input: expected shape (..., {self.in_features}) (features last), got {x.shape}"
-            )
+            raise ValueError(f"Linear input: expected shape (..., {self.in_features}) (features last), got {x.shape}")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (M, I)
         y, cache = linear_forward(x2, self.params["weight"], self.params.get("bias"))  # (M, O)

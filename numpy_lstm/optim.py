@@ -28,9 +28,7 @@ import numpy as np
 from numpy_lstm.module import Module
 
 
-def _check_number(
-    value: float, name: str, low: float, high: float | None = None, open_low: bool = False
-) -> float:
+def _check_number(value: float, name: str, low: float, high: float | None = None, open_low: bool = False) -> float:
     is_number = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
     if not is_number or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")

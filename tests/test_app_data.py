@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -17,6 +18,7 @@ from numpy_lstm.app.data import (
     accuracy_ceiling,
     best_accuracy_on,
     encode_split,
+    loss_floor,
     make_batches,
     one_hot,
     split_sequences,
@@ -28,8 +30,13 @@ from numpy_lstm.losses import IGNORE_INDEX
 
 
 @settings(deadline=None)
-@given(n=st.integers(3, 60), k_min=st.integers(1, 4), span=st.integers(0, 5), seed=st.integers(0, 10**6),
-       batch=st.integers(1, 9))
+@given(
+    n=st.integers(3, 60),
+    k_min=st.integers(1, 4),
+    span=st.integers(0, 5),
+    seed=st.integers(0, 10**6),
+    batch=st.integers(1, 9),
+)
 def test_batches_targets_are_inputs_shifted_by_one(n: int, k_min: int, span: int, seed: int, batch: int) -> None:
     seqs = synthetic_sequences(n, k_min, k_min + span, seed)
     vocab = Vocabulary.build(seqs)
@@ -83,7 +90,7 @@ def test_text_vocabulary_comes_from_training_split_only(tmp_path) -> None:
     assert set(data.vocab.tokens) == train_words | {UNK}
     held_out = [s[0] for s in data.splits.test + data.splits.val]
     assert held_out and all(w not in train_words for w in held_out)
-    for s, e in zip(data.splits.test, data.encoded[2], strict=True):
+    for e in data.encoded[2]:
         assert e[0] == 0 and e[1] == data.vocab.index["common"], "unseen word -> UNK, known word kept"
 
 
@@ -133,11 +140,14 @@ def test_accuracy_ceiling_matches_brute_force() -> None:
         total = sum(len(s) - 1 for s in seqs)
         # brute force: at each distinct prefix the best guess scores the count of its most frequent
         # next token among the sequences sharing that prefix
+        # and the lowest loss is the entropy of the next token within each group, summed over members
         prefixes = {tuple(s[:j]) for s in seqs for j in range(1, len(s))}
-        correct = 0
+        correct, cost = 0, 0.0
         for p in prefixes:
             nxt = [s[len(p)] for s in seqs if tuple(s[: len(p)]) == p and len(s) > len(p)]
             correct += max(nxt.count(t) for t in set(nxt))
+            cost -= sum(math.log(nxt.count(t) / len(nxt)) for t in nxt)
         assert accuracy_ceiling(k_min, k_max) == Fraction(correct, total), (k_min, k_max)
+        assert loss_floor(k_min, k_max) == pytest.approx(cost / total, rel=1e-12, abs=1e-15)
         assert best_accuracy_on(seqs, k_min, k_max) == pytest.approx(correct / total)
     assert accuracy_ceiling(3, 3) == 1

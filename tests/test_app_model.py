@@ -12,7 +12,7 @@ from numpy_lstm import no_grad
 from numpy_lstm.app.data import one_hot
 from numpy_lstm.app.model import ModelConfig, NextTokenModel
 from numpy_lstm.losses import IGNORE_INDEX, cross_entropy, cross_entropy_backward
-from torch_ref.model import Net, net_from_numpy, numpy_from_net
+from torch_ref.model import net_from_numpy, numpy_from_net
 
 
 def _batch(rng: np.random.Generator, T: int, N: int, V: int):
@@ -26,8 +26,13 @@ def _batch(rng: np.random.Generator, T: int, N: int, V: int):
 
 @settings(max_examples=12, deadline=None)
 @given(
-    V=st.integers(2, 6), H=st.integers(2, 6), layers=st.integers(1, 2), proj=st.booleans(),
-    T=st.integers(1, 6), N=st.integers(1, 4), seed=st.integers(0, 10**6),
+    V=st.integers(2, 6),
+    H=st.integers(2, 6),
+    layers=st.integers(1, 2),
+    proj=st.booleans(),
+    T=st.integers(1, 6),
+    N=st.integers(1, 4),
+    seed=st.integers(0, 10**6),
 )
 def test_model_loss_and_grads_match_torch(V, H, layers, proj, T, N, seed) -> None:
     cfg = ModelConfig(V, H, layers, proj_size=1 if proj else 0, dtype="float64")
@@ -48,8 +53,7 @@ def test_model_loss_and_grads_match_torch(V, H, layers, proj, T, N, seed) -> Non
     assert names == list(model.params), "same names, same order as the twin's state_dict"
     for name, p in net.named_parameters():
         assert model.grads[name].shape == tuple(p.shape), f"shape grad {name}"
-        np.testing.assert_allclose(model.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12,
-                                   err_msg=f"grad {name}")
+        np.testing.assert_allclose(model.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"grad {name}")
 
 
 def test_model_finite_differences() -> None:
@@ -75,8 +79,9 @@ def test_model_finite_differences() -> None:
             p[idx] = old - eps
             down = loss()
             p[idx] = old
-            np.testing.assert_allclose(model.grads[name][idx], (up - down) / (2 * eps), rtol=1e-5, atol=1e-9,
-                                       err_msg=f"grad {name}{idx}")
+            np.testing.assert_allclose(
+                model.grads[name][idx], (up - down) / (2 * eps), rtol=1e-5, atol=1e-9, err_msg=f"grad {name}{idx}"
+            )
 
 
 def test_params_are_the_submodules_arrays_and_shared_with_torch() -> None:

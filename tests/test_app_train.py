@@ -31,8 +31,9 @@ def test_numpy_and_torch_train_in_lockstep(optim: OptimConfig, model_kw: dict) -
     hist = fit(backends, data.encoded[0], data.encoded[1], TrainConfig(4, 8, 1), new_history(["numpy", "torch"]))
     assert hist["epoch"] == [1, 2, 3, 4]
     for key in METRICS:
-        np.testing.assert_allclose(hist["backends"]["numpy"][key], hist["backends"]["torch"][key],
-                                   rtol=0, atol=1e-9, err_msg=key)
+        np.testing.assert_allclose(
+            hist["backends"]["numpy"][key], hist["backends"]["torch"][key], rtol=0, atol=1e-9, err_msg=key
+        )
     assert max(hist["max_abs_loss_diff"]) < 1e-9, "every batch loss agrees, not just the epoch means"
     assert hist["backends"]["numpy"]["train_loss"][-1] < hist["backends"]["numpy"]["train_loss"][0]
     a, b = backends[0].state_arrays(), backends[1].state_arrays()
@@ -89,6 +90,8 @@ def test_checkpoint_is_atomic_and_rejects_foreign_files(tmp_path) -> None:
         save_checkpoint(path, {"meta": np.zeros(1)}, {"epoch": 2})
     assert path.read_bytes() == before, "a failed write leaves the old file"
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"], "and no temporary file"
+    (tmp_path / "plain").write_bytes(b"")
+    assert path.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777, "usual permissions"
     np.savez(tmp_path / "other.npz", x=np.zeros(2))
     with pytest.raises(ValueError, match="not a numpy-lstm checkpoint"):
         load_checkpoint(tmp_path / "other.npz")
@@ -113,5 +116,6 @@ def test_checkpoint_moves_between_backends(first: str, second: str) -> None:
     hist["backends"][second] = hist["backends"].pop(first)
     fit([b], data.encoded[0], data.encoded[1], TrainConfig(4, 8, 0), hist)
     for key in METRICS:
-        np.testing.assert_allclose(hist["backends"][second][key], ref_hist["backends"][first][key],
-                                   rtol=0, atol=1e-9, err_msg=key)
+        np.testing.assert_allclose(
+            hist["backends"][second][key], ref_hist["backends"][first][key], rtol=0, atol=1e-9, err_msg=key
+        )

@@ -25,14 +25,29 @@ def _train(tmp: Path, *args: str, out: str = "out") -> tuple[int, dict]:
 
 def test_default_command_end_to_end(tmp_path: Path) -> None:
     """``python -m numpy_lstm train`` with no arguments, in a fresh directory; torch stays unimported."""
-    code = "import runpy, sys; sys.argv = ['numpy-lstm', 'train']\ntry:\n    runpy.run_module('numpy_lstm', run_name='__main__')\nexcept SystemExit as e:\n    assert 'torch' not in sys.modules, 'numpy backend imported torch'\n    raise"
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['numpy-lstm', 'train']\n"
+        "try:\n"
+        "    runpy.run_module('numpy_lstm', run_name='__main__')\n"
+        "finally:\n"
+        "    assert 'torch' not in sys.modules, 'the numpy backend imported torch'\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for expected in ("epoch  5  train loss", "epoch 50  train loss", "test (numpy): loss", "best possible",
-                     "input     a", "predicted ", "wrote "):
+    for expected in (
+        "epoch  5  train loss",
+        "epoch 50  train loss",
+        "test (numpy): loss",
+        "best possible",
+        "input     a",
+        "predicted ",
+        "wrote ",
+    ):
         assert expected in out, f"{expected!r} missing from:\n{out}"
     run = tmp_path / "runs" / "train"
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -41,15 +56,32 @@ def test_default_command_end_to_end(tmp_path: Path) -> None:
         assert len(metrics[key]) == 50 and all(np.isfinite(metrics[key])), key
     assert metrics["test_accuracy"] >= metrics["best_accuracy_on_test_set"] - 0.03
     assert metrics["accuracy_ceiling"] == pytest.approx(41 / 45)  # k in [1, 9]: 8 of 90 tokens unknowable
+    assert metrics["val_loss"][-1] < metrics["loss_floor"] + 0.05
     assert metrics["wall_time_s"] < 60
     assert proc.stderr == ""
 
 
-@pytest.mark.parametrize("opt", [["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.3"],
-                                 ["--optimizer", "adam", "--lr", "0.01"]], ids=["sgd", "adam"])
+@pytest.mark.parametrize(
+    "opt",
+    [["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.3"], ["--optimizer", "adam", "--lr", "0.01"]],
+    ids=["sgd", "adam"],
+)
 def test_both_backends_agree_in_float64(tmp_path: Path, capsys, opt: list[str]) -> None:
-    rc, m = _train(tmp_path, "--backend", "both", "--dtype", "float64", "--clip", "1.0", "--epochs", "4",
-                   "--layers", "2", *opt, *FAST)
+    rc, m = _train(
+        tmp_path,
+        "--backend",
+        "both",
+        "--dtype",
+        "float64",
+        "--clip",
+        "1.0",
+        "--epochs",
+        "4",
+        "--layers",
+        "2",
+        *opt,
+        *FAST,
+    )
     assert rc == 0
     assert set(m["histories"]) == {"numpy", "torch"}
     assert 0 <= m["max_abs_loss_diff"] < 1e-9
@@ -66,8 +98,9 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path, backend: str) -> None:
     rc, full = _train(tmp_path, "--epochs", "4", *common, out="full")
     assert rc == 0
     assert main(["train", "--out", str(tmp_path / "part"), "--epochs", "2", *common]) == 0
-    rc, resumed = _train(tmp_path, "--epochs", "4", "--resume", str(tmp_path / "part" / "checkpoint.npz"),
-                         *common, out="part")
+    rc, resumed = _train(
+        tmp_path, "--epochs", "4", "--resume", str(tmp_path / "part" / "checkpoint.npz"), *common, out="part"
+    )
     assert rc == 0
     assert resumed["epochs"] == full["epochs"] == [1, 2, 3, 4]
     tol = 0 if backend == "numpy" else 1e-12
@@ -86,10 +119,35 @@ def test_checkpoint_from_numpy_resumes_in_torch(tmp_path: Path) -> None:
     common = ["--dtype", "float64", "--clip", "1.0", *FAST]
     _, full = _train(tmp_path, "--epochs", "4", *common, out="full")
     assert main(["train", "--out", str(tmp_path / "part"), "--epochs", "2", *common]) == 0
-    rc, resumed = _train(tmp_path, "--backend", "torch", "--epochs", "4",
-                         "--resume", str(tmp_path / "part" / "checkpoint.npz"), *common, out="part")
+    rc, resumed = _train(
+        tmp_path,
+        "--backend",
+        "torch",
+        "--epochs",
+        "4",
+        "--resume",
+        str(tmp_path / "part" / "checkpoint.npz"),
+        *common,
+        out="part",
+    )
     assert rc == 0
     np.testing.assert_allclose(resumed["val_loss"], full["val_loss"], rtol=0, atol=1e-9)
+
+
+def test_both_resumes_from_a_numpy_checkpoint(tmp_path: Path) -> None:
+    common = ["--dtype", "float64", *FAST]
+    assert main(["train", "--out", str(tmp_path / "a"), "--epochs", "2", *common]) == 0
+    ckpt = str(tmp_path / "a" / "checkpoint.npz")
+    rc, m = _train(tmp_path, "--backend", "both", "--epochs", "3", "--resume", ckpt, *common, out="b")
+    assert rc == 0 and m["epochs"] == [1, 2, 3]
+    for name in ("numpy", "torch"):
+        assert len(m["histories"][name]["train_loss"]) == 3, name
+    assert m["histories"]["numpy"]["train_loss"][:2] == m["histories"]["torch"]["train_loss"][:2]
+    assert m["max_abs_loss_diff"] < 1e-9
+    rc, again = _train(tmp_path, "--epochs", "3", "--resume", str(tmp_path / "b" / "checkpoint.npz"), *common, out="c")
+    assert rc == 0 and again["epochs"] == [1, 2, 3], "already trained: nothing to do, still reports"
+    assert again["test_loss"] == pytest.approx(m["test_loss"], abs=1e-12)
+    assert (tmp_path / "c" / "checkpoint.npz").exists()
 
 
 @pytest.mark.parametrize("level, sep", [("char", ""), ("word", " ")])
@@ -118,8 +176,10 @@ def _previous_run(out: Path) -> dict[str, bytes]:
         (["--text", "{tmp}/empty.txt"], "is empty"),
         (["--bidirectional"], "--bidirectional is refused"),
         (["--lr", "-0.1"], "--lr must be a positive number, got -0.1"),
-        (["--resume", "{tmp}/small/checkpoint.npz", "--hidden-size", "9"],
-         "comes from another model or run: model.hidden_size: checkpoint has 8, this run has 9"),
+        (
+            ["--resume", "{tmp}/small/checkpoint.npz", "--hidden-size", "9"],
+            "comes from another model or run: model.hidden_size: checkpoint has 8, this run has 9",
+        ),
         (["--resume", "{tmp}/empty.txt"], "not a readable .npz"),
         (["--backend", "both", "--layers", "2", "--dropout", "0.2"], "--backend both needs --dropout 0"),
         (["--dropout", "0.2"], "needs --layers >= 2"),
@@ -132,8 +192,9 @@ def test_errors_are_one_line_and_lose_nothing(tmp_path: Path, capsys, args: list
     assert main(["train", "--out", str(tmp_path / "small"), "--epochs", "1", *FAST]) == 0
     before = _previous_run(tmp_path / "out")
     capsys.readouterr()
-    rc = main(["train", "--out", str(tmp_path / "out"), "--epochs", "2", *FAST,
-               *[a.format(tmp=tmp_path) for a in args]])
+    rc = main(
+        ["train", "--out", str(tmp_path / "out"), "--epochs", "2", *FAST, *[a.format(tmp=tmp_path) for a in args]]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert err.count("\n") == 1 and err.startswith("numpy-lstm train: error: "), err

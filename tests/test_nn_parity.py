@@ -131,8 +131,9 @@ def _run_both(make_np, make_torch, seed: int, steps: int, clip: float | None):
         opt.step()
         topt.step()
         for name, tp in tparams.items():
-            np.testing.assert_allclose(mod.params[name], tp.detach().numpy(), rtol=1e-12, atol=1e-13,
-                                       err_msg=f"param {name} after step {step}")
+            np.testing.assert_allclose(
+                mod.params[name], tp.detach().numpy(), rtol=1e-12, atol=1e-13, err_msg=f"param {name} after step {step}"
+            )
     return mod, opt, tparams, topt
 
 
@@ -170,12 +171,18 @@ def test_adam_matches_torch(lr, beta1, beta2, eps, weight_decay, clip, seed) -> 
     )
     for i, name in enumerate(tparams):
         for slot in ("exp_avg", "exp_avg_sq"):
-            np.testing.assert_allclose(opt.state[slot][name], topt.state_dict()["state"][i][slot].numpy(),
-                                       rtol=1e-12, atol=1e-14, err_msg=f"{slot} {name}")
+            np.testing.assert_allclose(
+                opt.state[slot][name],
+                topt.state_dict()["state"][i][slot].numpy(),
+                rtol=1e-12,
+                atol=1e-14,
+                err_msg=f"{slot} {name}",
+            )
 
 
-@pytest.mark.parametrize("make", [lambda m: numpy_lstm.Adam(m, lr=0.01),
-                                  lambda m: numpy_lstm.SGD(m, lr=0.1, momentum=0.9)])
+@pytest.mark.parametrize(
+    "make", [lambda m: numpy_lstm.Adam(m, lr=0.01), lambda m: numpy_lstm.SGD(m, lr=0.1, momentum=0.9)]
+)
 def test_optimizer_state_round_trip_continues_identically(make) -> None:
     rng = np.random.default_rng(5)
     grads = [{k: rng.standard_normal(v.shape) for k, v in _Params(0).params.items()} for _ in range(6)]

@@ -26,6 +26,12 @@ FORMAT = "numpy-lstm-next-token-checkpoint"
 VERSION = 1
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Any, suffix: str = "") -> None:
     """Call ``write(file_object)`` on a temporary file next to ``path``, then move it into place."""
     path = Path(path)
@@ -36,6 +42,7 @@ def atomic_write(path: str | Path, write: Any, suffix: str = "") -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

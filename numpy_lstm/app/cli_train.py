@@ -12,6 +12,7 @@ atomically (temporary file, then rename).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import sys
@@ -23,13 +24,12 @@ import numpy as np
 
 from numpy_lstm.app.backend import Backend, NumpyBackend, OptimConfig
 from numpy_lstm.app.checkpoint import atomic_write, load_checkpoint, mismatches, save_checkpoint
-from numpy_lstm.app.data import accuracy_ceiling, best_accuracy_on
+from numpy_lstm.app.data import accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
 from numpy_lstm.app.dataset import DataConfig, Dataset, build_dataset
 from numpy_lstm.app.model import ModelConfig, NextTokenModel
 from numpy_lstm.app.plots import plot_history
 from numpy_lstm.app.train import Diverged, TrainConfig, evaluate, fit, new_history, sample_predictions
 from numpy_lstm.cli import CLIError
-from numpy_lstm.app.data import make_batches
 
 CHECKPOINT, METRICS, PLOT = "checkpoint.npz", "metrics.json", "loss.png"
 
@@ -42,18 +42,24 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("backend")
-    g.add_argument("--backend", choices=("numpy", "torch", "both"), default="numpy",
-                   help="'both' trains NumPy and PyTorch from the same weights on the same batches")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="torch device; auto = CUDA when available")
+    g.add_argument(
+        "--backend",
+        choices=("numpy", "torch", "both"),
+        default="numpy",
+        help="'both' trains NumPy and PyTorch from the same weights on the same batches",
+    )
+    g.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device; auto = CUDA when available"
+    )
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     g = p.add_argument_group("model")
     g.add_argument("--hidden-size", type=int, default=50)
     g.add_argument("--layers", type=int, default=1)
     g.add_argument("--proj-size", type=int, default=0)
     g.add_argument("--dropout", type=float, default=0.0, help="between LSTM layers (needs --layers >= 2)")
-    g.add_argument("--bidirectional", action="store_true",
-                   help="refused: a bidirectional model would read the tokens it predicts")
+    g.add_argument(
+        "--bidirectional", action="store_true", help="refused: a bidirectional model would read the tokens it predicts"
+    )
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=50)
     g.add_argument("--batch-size", type=int, default=16)
@@ -86,28 +92,41 @@ def _require(ok: bool, message: str) -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """Every argument that can be checked without reading anything."""
-    _require(not args.bidirectional, "--bidirectional is refused for a next-token model: its backward "
-             "direction would read the very tokens it is asked to predict")
+    _require(
+        not args.bidirectional,
+        "--bidirectional is refused for a next-token model: its backward "
+        "direction would read the very tokens it is asked to predict",
+    )
     for name in ("epochs", "batch_size", "hidden_size", "layers", "every", "max_len", "sequences", "k_min"):
         value = getattr(args, name)
         _require(value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
     _require(args.samples >= 0, f"--samples must be >= 0, got {args.samples}")
     _require(args.k_max >= args.k_min, f"--k-max must be >= --k-min ({args.k_min}), got {args.k_max}")
-    _require(0 <= args.proj_size < args.hidden_size,
-             f"--proj-size must be in [0, --hidden-size={args.hidden_size}), got {args.proj_size}")
+    _require(
+        0 <= args.proj_size < args.hidden_size,
+        f"--proj-size must be in [0, --hidden-size={args.hidden_size}), got {args.proj_size}",
+    )
     _require(math.isfinite(args.lr) and args.lr > 0, f"--lr must be a positive number, got {args.lr}")
     _require(math.isfinite(args.momentum) and args.momentum >= 0, f"--momentum must be >= 0, got {args.momentum}")
     _require(args.momentum == 0 or args.optimizer == "sgd", "--momentum applies to --optimizer sgd only")
-    _require(math.isfinite(args.weight_decay) and args.weight_decay >= 0,
-             f"--weight-decay must be >= 0, got {args.weight_decay}")
-    _require(args.clip is None or (math.isfinite(args.clip) and args.clip > 0),
-             f"--clip must be a positive number, got {args.clip}")
+    _require(
+        math.isfinite(args.weight_decay) and args.weight_decay >= 0,
+        f"--weight-decay must be >= 0, got {args.weight_decay}",
+    )
+    _require(
+        args.clip is None or (math.isfinite(args.clip) and args.clip > 0),
+        f"--clip must be a positive number, got {args.clip}",
+    )
     _require(0 <= args.dropout < 1, f"--dropout must be in [0, 1), got {args.dropout}")
-    _require(args.dropout == 0 or args.layers >= 2,
-             f"--dropout applies between LSTM layers, so it needs --layers >= 2, got --layers {args.layers}")
-    _require(args.dropout == 0 or args.backend != "both",
-             "--backend both needs --dropout 0: NumPy and PyTorch draw different dropout masks, so "
-             "their losses could not be compared")
+    _require(
+        args.dropout == 0 or args.layers >= 2,
+        f"--dropout applies between LSTM layers, so it needs --layers >= 2, got --layers {args.layers}",
+    )
+    _require(
+        args.dropout == 0 or args.backend != "both",
+        "--backend both needs --dropout 0: NumPy and PyTorch draw different dropout masks, so "
+        "their losses could not be compared",
+    )
 
 
 def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[ModelConfig, OptimConfig, TrainConfig, DataConfig]:
@@ -146,10 +165,14 @@ def _load_resume(path: str, meta_now: dict[str, Any]) -> tuple[dict[str, np.ndar
     except (FileNotFoundError, ValueError) as err:
         raise CLIError(f"--resume: {err}") from None
     if meta.get("vocab") != meta_now["vocab"]:
-        raise CLIError(f"--resume: {path} was trained on another vocabulary ({len(meta.get('vocab', []))} "
-                       f"tokens) than this run's data gives ({len(meta_now['vocab'])} tokens)")
-    diffs = mismatches({k: meta.get(k) for k in ("model", "optim", "train", "data")},
-                       {k: meta_now[k] for k in ("model", "optim", "train", "data")})
+        raise CLIError(
+            f"--resume: {path} was trained on another vocabulary ({len(meta.get('vocab', []))} "
+            f"tokens) than this run's data gives ({len(meta_now['vocab'])} tokens)"
+        )
+    diffs = mismatches(
+        {k: meta.get(k) for k in ("model", "optim", "train", "data")},
+        {k: meta_now[k] for k in ("model", "optim", "train", "data")},
+    )
     if diffs:
         raise CLIError(f"--resume: {path} comes from another model or run: " + "; ".join(diffs))
     return arrays, meta
@@ -179,10 +202,26 @@ def _epoch_line(epoch: int, history: dict[str, Any], width: int) -> str:
     i = history["epoch"].index(epoch)
     if len(hs) == 1:
         (h,) = hs.values()
-        return (f"epoch {epoch:>{width}}  train loss {h['train_loss'][i]:.4f} acc {h['train_accuracy'][i]:.3f}  "
-                f"val loss {h['val_loss'][i]:.4f} acc {h['val_accuracy'][i]:.3f}")
+        return (
+            f"epoch {epoch:>{width}}  train loss {h['train_loss'][i]:.4f} acc {h['train_accuracy'][i]:.3f}  "
+            f"val loss {h['val_loss'][i]:.4f} acc {h['val_accuracy'][i]:.3f}"
+        )
     parts = "  ".join(f"{name} train {h['train_loss'][i]:.12f} val {h['val_loss'][i]:.12f}" for name, h in hs.items())
     return f"epoch {epoch:>{width}}  {parts}  max |diff| {history['max_abs_loss_diff'][i]:.1e}"
+
+
+def _describe_model(cfg: ModelConfig) -> str:
+    opts = "".join(
+        f", {name}={value}"
+        for name, value, default in [
+            ("num_layers", cfg.num_layers, 1),
+            ("proj_size", cfg.proj_size, 0),
+            ("dropout", cfg.dropout, 0.0),
+        ]
+        if value != default
+    )
+    H_out = cfg.proj_size or cfg.hidden_size
+    return f"LSTM({cfg.vocab_size}, {cfg.hidden_size}{opts}) -> Linear({H_out}, {cfg.vocab_size}), {cfg.dtype}"
 
 
 def _progress(epoch: int, done: int, total: int) -> None:
@@ -192,8 +231,11 @@ def _progress(epoch: int, done: int, total: int) -> None:
 
 def _describe(data: Dataset, args: argparse.Namespace) -> str:
     d = data.description
-    src = (f"task a^k b^k EOS, k in [{d['k_min']}, {d['k_max']}]" if data.is_synthetic
-           else f"text {args.text} ({d['level']}-level)")
+    src = (
+        f"task a^k b^k EOS, k in [{d['k_min']}, {d['k_max']}]"
+        if data.is_synthetic
+        else f"text {args.text} ({d['level']}-level)"
+    )
     sizes = ", ".join(f"{n} {len(s)}" for n, s in zip(("train", "validation", "test"), data.splits, strict=True))
     shown = " ".join(data.vocab.tokens[:12]) + (" ..." if len(data.vocab) > 12 else "")
     return f"data: {src}: {sizes} sequences; vocabulary {len(data.vocab)} ({shown})"
@@ -213,66 +255,105 @@ def run(args: argparse.Namespace) -> int:
         arrays, saved = _load_resume(args.resume, meta)
         for b in backends:
             b.load_state_arrays(arrays)
-        for b in backends:  # a checkpoint from the other backend (or from --backend both) resumes here
-            history["backends"][b.name] = next(iter(saved["history"]["backends"].values())).copy()
-            if b.name in saved["history"]["backends"]:
-                history["backends"][b.name] = saved["history"]["backends"][b.name]
-        history["epoch"] = saved["history"]["epoch"]
-        history["max_abs_loss_diff"] = saved["history"]["max_abs_loss_diff"]
+        past = saved["history"]["backends"]
+        for b in backends:
+            # A checkpoint from the other backend resumes here too: its past is this backend's past
+            # (a fresh copy of the lists, so that two backends never append to the same one).
+            h = past.get(b.name, next(iter(past.values())))
+            history["backends"][b.name] = {k: list(v) for k, v in h.items()}
+        history["epoch"] = list(saved["history"]["epoch"])
+        history["max_abs_loss_diff"] = list(saved["history"]["max_abs_loss_diff"])
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CLIError(f"--out: cannot create {out}: {err}") from None
 
+    if importlib.util.find_spec("matplotlib") is None:
+        print(
+            "note: matplotlib is not installed, so no plot will be drawn (pip install 'numpy-lstm[plot]')",
+            file=sys.stderr,
+        )
     print(_describe(data, args))
-    print(f"model: {model!r}, {model.num_parameters():,} parameters; optimizer {args.optimizer} lr {args.lr}"
-          f"{f' clip {args.clip}' if args.clip else ''}; batch {args.batch_size}; backend {args.backend}"
-          + (f" ({backends[-1].device})" if args.backend != "numpy" else ""))
+    print(f"model: {_describe_model(model_cfg)}, {model.num_parameters():,} parameters")
+    device = f" ({backends[-1].device})" if args.backend != "numpy" else ""
+    print(
+        f"training: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}"
+        f"{f' clip {args.clip}' if args.clip else ''}, batch {args.batch_size}, {args.epochs} epochs, "
+        f"seed {args.seed}, backend {args.backend}{device}"
+    )
     if history["epoch"]:
         print(f"resuming from {args.resume} after epoch {history['epoch'][-1]}")
     width = len(str(args.epochs))
     every = 1 if args.backend == "both" else args.every
 
-    def on_epoch_end(epoch: int, hist: dict[str, Any]) -> None:
+    saved_epochs: list[int] = []
+
+    def save(epoch: int, hist: dict[str, Any]) -> None:
         save_checkpoint(out / CHECKPOINT, backends[0].state_arrays(), {**meta, "epoch": epoch, "history": hist})
+        saved_epochs.append(epoch)
+
+    def on_epoch_end(epoch: int, hist: dict[str, Any]) -> None:
+        save(epoch, hist)
         if epoch % every == 0 or epoch == args.epochs:
             print(_epoch_line(epoch, hist, width), flush=True)
 
     progress = _progress if sys.stderr.isatty() else None
     ceiling = float(accuracy_ceiling(args.k_min, args.k_max)) if data.is_synthetic else None
+    floor = loss_floor(args.k_min, args.k_max) if data.is_synthetic else None
+    bounds = {"accuracy_ceiling": ceiling, "loss_floor": floor}
     try:
         fit(backends, data.encoded[0], data.encoded[1], train_cfg, history, on_epoch_end, progress)
     except Diverged as err:
-        kept = (f"{out / CHECKPOINT} keeps epoch {history['epoch'][-1]}, the last good one" if history["epoch"]
-                else "no epoch finished, so this run wrote no checkpoint")
-        _write_outputs(out, history, {}, ceiling, None, args, time.perf_counter() - t0, stopped=str(err))
+        kept = (
+            f"{out / CHECKPOINT} keeps epoch {saved_epochs[-1]}, the last good one"
+            if saved_epochs
+            else "no epoch finished, so this run wrote no checkpoint"
+        )
+        _write_outputs(out, history, {}, bounds, None, args, time.perf_counter() - t0, stopped=str(err))
         raise CLIError(f"{err}; {kept}") from None
 
+    if not saved_epochs and history["epoch"]:  # resumed at or past --epochs: nothing trained
+        print(f"the checkpoint is already at epoch {history['epoch'][-1]} (--epochs {args.epochs}): no training")
+        save(history["epoch"][-1], history)
     test, test_diff = evaluate(backends, make_batches(data.encoded[2], args.batch_size))
     best_here = best_accuracy_on(data.splits.test, args.k_min, args.k_max) if data.is_synthetic else None
     for name, r in test.items():
-        line = f"test ({name}): loss {r.loss:.4f}  accuracy {r.accuracy:.3f}"
-        if ceiling is not None:
-            line += f"  (best possible: {ceiling:.3f} expected over the task, {best_here:.3f} on this test set)"
-        print(line)
+        print(f"test ({name}): loss {r.loss:.4f}  accuracy {r.accuracy:.3f}")
+    if ceiling is not None:
+        print(
+            f"best possible: accuracy {ceiling:.3f} and loss {floor:.4f} expected over the task; "
+            f"accuracy {best_here:.3f} on this test set"
+        )
     if len(backends) > 1:
-        print(f"largest |loss difference| numpy vs torch over the run: {max(history['max_abs_loss_diff'] + [test_diff]):.2e}")
+        largest = max(history["max_abs_loss_diff"] + [test_diff])
+        print(f"largest |loss difference| numpy vs torch over the run: {largest:.2e}")
     if args.samples:
         sep = "" if args.text and args.level == "char" else " "
         print("test predictions (input -> target / predicted):")
         for s in sample_predictions(backends[0], data.encoded[2], data.vocab, args.samples):
-            print(f"  input     {sep.join(s.inputs)}\n  target    {sep.join(s.targets)}\n"
-                  f"  predicted {sep.join(s.predicted)}\n")
+            print(
+                f"  input     {sep.join(s.inputs)}\n  target    {sep.join(s.targets)}\n"
+                f"  predicted {sep.join(s.predicted)}\n"
+            )
     wall = time.perf_counter() - t0
-    _write_outputs(out, history, test, ceiling, test_diff, args, wall, best_here=best_here)
-    print(f"wrote {out / PLOT}, {out / CHECKPOINT}, {out / METRICS} in {wall:.1f} s")
+    _write_outputs(out, history, test, bounds, test_diff, args, wall, best_here=best_here)
+    plot = f"{out / PLOT}, " if importlib.util.find_spec("matplotlib") else ""
+    print(f"wrote {plot}{out / CHECKPOINT}, {out / METRICS} in {wall:.1f} s")
     return 0
 
 
-def _write_outputs(out: Path, history: dict[str, Any], test: dict[str, Any], ceiling: float | None,
-                   test_diff: float | None, args: argparse.Namespace, wall: float, stopped: str | None = None,
-                   best_here: float | None = None) -> None:
+def _write_outputs(
+    out: Path,
+    history: dict[str, Any],
+    test: dict[str, Any],
+    bounds: dict[str, float | None],
+    test_diff: float | None,
+    args: argparse.Namespace,
+    wall: float,
+    stopped: str | None = None,
+    best_here: float | None = None,
+) -> None:
     names = list(history["backends"])
     first = history["backends"][names[0]]
     metrics: dict[str, Any] = {
@@ -283,7 +364,7 @@ def _write_outputs(out: Path, history: dict[str, Any], test: dict[str, Any], cei
         "test_loss": test[names[0]].loss if test else None,
         "test_accuracy": test[names[0]].accuracy if test else None,
         "test": {n: {"loss": r.loss, "accuracy": r.accuracy} for n, r in test.items()},
-        "accuracy_ceiling": ceiling,
+        **bounds,
         "best_accuracy_on_test_set": best_here,
         "wall_time_s": wall,
         "args": {k: v for k, v in vars(args).items() if k != "func"},
@@ -294,6 +375,5 @@ def _write_outputs(out: Path, history: dict[str, Any], test: dict[str, Any], cei
     if stopped:
         metrics["stopped"] = stopped
     atomic_write(out / METRICS, lambda f: f.write(json.dumps(metrics, indent=1).encode()))
-    if history["epoch"]:
-        plot_history({**history, "accuracy_ceiling": ceiling}, out / PLOT,
-                     title=f"next-token LSTM, backend {args.backend}")
+    if history["epoch"] and importlib.util.find_spec("matplotlib") is not None:
+        plot_history({**history, **bounds}, out / PLOT, title=f"next-token LSTM, backend {args.backend}")

@@ -17,7 +17,6 @@ always right; :func:`accuracy_ceiling` gives the best expected token accuracy ex
 
 from __future__ import annotations
 
-import collections
 import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
@@ -212,9 +211,7 @@ def optimal_next(prefix: Sequence[str], k_min: int, k_max: int) -> str:
     m = prefix.count("a")
     n_b = prefix.count("b")
     if n_b == 0:
-        remaining = k_max - max(m, k_min) + 1  # equally likely values of k
-        p_end = 1 / remaining if m >= k_min else 0.0  # P(k == m)
-        return "b" if p_end > 0.5 else "a"
+        return "b" if _p_end(m, k_min, k_max) > 0.5 else "a"
     return "b" if n_b < m else EOS
 
 
@@ -236,3 +233,22 @@ def best_accuracy_on(sequences: Sequence[Sequence[str]], k_min: int, k_max: int)
     """The accuracy of the Bayes-optimal predictor on these particular sequences."""
     correct = sum(_correct_tokens(list(s).count("a"), k_min, k_max) for s in sequences)
     return correct / sum(len(s) - 1 for s in sequences)
+
+
+def _p_end(m: int, k_min: int, k_max: int) -> float:
+    """P(k == m | the first m tokens are a's): the chance that the a's end here."""
+    return 1 / (k_max - max(m, k_min) + 1) if m >= k_min else 0.0
+
+
+def loss_floor(k_min: int, k_max: int) -> float:
+    """The lowest expected cross-entropy per token of any model (nats): the task's own uncertainty.
+
+    Only the all-a prefixes are uncertain; each target there costs ``-log P(target | prefix)`` under
+    the true distribution.  Pooled over tokens like the reported loss: E[sum of costs] / E[tokens].
+    """
+    cost = 0.0
+    for k in range(k_min, k_max + 1):
+        for m in range(1, k + 1):  # input step m - 1 has seen m a's; its target is a (m < k) or b
+            p = _p_end(m, k_min, k_max)
+            cost -= math.log(p if m == k else 1 - p)
+    return cost / sum(2 * k for k in range(k_min, k_max + 1))

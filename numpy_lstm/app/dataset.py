@@ -49,14 +49,22 @@ def build_dataset(cfg: DataConfig) -> Dataset:
     if cfg.text is None:
         sequences = synthetic_sequences(cfg.sequences, cfg.k_min, cfg.k_max, cfg.seed)
         desc: dict[str, Any] = {
-            "task": "anbn", "sequences": cfg.sequences, "k_min": cfg.k_min, "k_max": cfg.k_max, "seed": cfg.seed,
+            "task": "anbn",
+            "sequences": cfg.sequences,
+            "k_min": cfg.k_min,
+            "k_max": cfg.k_max,
+            "seed": cfg.seed,
         }
     else:
         sequences = text_sequences(cfg.text, cfg.level, cfg.max_len)
         digest = hashlib.sha256(Path(cfg.text).read_bytes()).hexdigest()
         desc = {
-            "task": "text", "file": Path(cfg.text).name, "sha256": digest, "level": cfg.level,
-            "max_len": cfg.max_len, "seed": cfg.seed,
+            "task": "text",
+            "file": Path(cfg.text).name,
+            "sha256": digest,
+            "level": cfg.level,
+            "max_len": cfg.max_len,
+            "seed": cfg.seed,
         }
     splits = split_sequences(sequences, cfg.seed)
     vocab = Vocabulary.build(splits.train)

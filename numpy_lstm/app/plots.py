@@ -13,7 +13,11 @@ from numpy_lstm.app.checkpoint import atomic_write
 
 
 def plot_history(history: dict[str, Any], path: str | Path, title: str = "") -> None:
-    """Training and validation loss (left) and token accuracy (right) per epoch, for every backend."""
+    """Training and validation loss (left) and token accuracy (right) per epoch, for every backend.
+
+    ``history`` as made by :func:`numpy_lstm.app.train.new_history`; optional ``loss_floor`` and
+    ``accuracy_ceiling`` entries are drawn as dotted lines (the best any model could do).
+    """
     from matplotlib.figure import Figure
 
     epochs = history["epoch"]
@@ -26,6 +30,9 @@ def plot_history(history: dict[str, Any], path: str | Path, title: str = "") -> 
         ax_loss.plot(epochs, h["val_loss"], ls, color="tab:orange", label=f"validation ({name})")
         ax_acc.plot(epochs, h["train_accuracy"], ls, color="tab:blue", label=f"train ({name})")
         ax_acc.plot(epochs, h["val_accuracy"], ls, color="tab:orange", label=f"validation ({name})")
+    floor = history.get("loss_floor")
+    if floor is not None:
+        ax_loss.axhline(floor, color="gray", lw=1, ls=":", label=f"lowest possible ({floor:.3f})")
     ceiling = history.get("accuracy_ceiling")
     if ceiling is not None:
         ax_acc.axhline(ceiling, color="gray", lw=1, ls=":", label=f"best possible ({ceiling:.3f})")
