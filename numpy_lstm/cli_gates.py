@@ -16,6 +16,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from numpy_lstm.app.backend import NumpyBackend, OptimConfig
 from numpy_lstm.app.checkpoint import load_checkpoint
 from numpy_lstm.app.data import Vocabulary, one_hot
@@ -80,7 +82,9 @@ def split_text(text: str, meta: dict[str, Any]) -> list[str]:
     return list(text) if meta.get("data", {}).get("level") == "char" else text.split()
 
 
-def trace(model: NextTokenModel, vocab: Vocabulary, tokens: list[str], layer: int) -> tuple[dict, list[str]]:
+def trace(
+    model: NextTokenModel, vocab: Vocabulary, tokens: list[str], layer: int
+) -> tuple[dict[str, np.ndarray], list[str]]:
     """Gates and states ``{name: (T, H)}`` of ``layer`` and the predicted next token at each step."""
     unknown = sorted({t for t in tokens if t not in vocab.index})
     if unknown:
@@ -133,7 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a trained next-token model (--checkpoint, or a quick training of the default "
         "task) on a sequence and draw heatmaps of its gates and states over time into DIR/gates.png.",
     )
-    p.add_argument("--out", default=".", metavar="DIR", help="folder for gates.png (default: .)")
+    p.add_argument("--out", default="runs/gates", metavar="DIR", help="folder for gates.png (default: runs/gates)")
     p.add_argument("--checkpoint", metavar="PATH", help="a checkpoint.npz written by `numpy-lstm train`")
     p.add_argument("--text", help="the input tokens, space-separated (characters for a char-level model); "
                    "default for the built-in task: a a a a a a b b b b b b")

@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "through an untrained LSTM, and plot ||dL/dh_t|| and ||dL/dc_t|| against t into DIR/gradflow.png. "
         "--forget-bias compares forget-gate bias initialisations.",
     )
-    p.add_argument("--out", default=".", metavar="DIR", help="folder for gradflow.png (default: .)")
+    p.add_argument("--out", default="runs/gradflow", metavar="DIR",
+                   help="folder for gradflow.png (default: runs/gradflow)")
     p.add_argument("--steps", type=int, default=200, help="sequence length T (default: 200)")
     p.add_argument("--hidden", type=int, default=50, help="hidden size H (default: 50)")
     p.add_argument("--vocab", type=int, default=20, help="number of one-hot tokens (default: 20)")
