@@ -5,8 +5,10 @@ Blocks run in order, one fresh namespace per page, in a temporary working direct
 a script read top to bottom.  A code reference is written
 
     `function` in [`path/to/file.py`](../path/to/file.py), the line `quoted code`
+    `function` in [`path/to/file.py`](../path/to/file.py), the line commented `its comment`
 
-(the ", the line ..." part is optional).  Line numbers are never used: they rot.
+(the ", the line ..." part is optional; a quoted comment is looked up like code, within the
+function).  Line numbers are never used: they rot.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-REFERENCE = re.compile(r"`(\w+)` in \[`([\w/.]+\.py)`\]\(([^)]+)\)(?:, the line `([^`]+)`)?")
+REFERENCE = re.compile(r"`(\w+)` in \[`([\w/.]+\.py)`\]\(([^)]+)\)(?:, the line (?:commented )?`([^`]+)`)?")
 LINK = re.compile(r"\]\(((?!https?:)[^)#]+)(?:#[^)]*)?\)")
 
 
