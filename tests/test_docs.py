@@ -1,5 +1,6 @@
-"""The docs cannot rot: every ```python block in docs/*.md runs, and every code reference names a
-function that exists and a line that really occurs inside it.
+"""The docs cannot rot: every ```python block in docs/*.md runs, every ``numpy-lstm`` command in
+a ```bash block runs, and every code reference names a function that exists and a line that
+really occurs inside it.
 
 Blocks run in order, one fresh namespace per page, in a temporary working directory, so a page is
 a script read top to bottom.  A code reference is written
@@ -15,13 +16,17 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
+from numpy_lstm.cli import main
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+SHELL = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
 REFERENCE = re.compile(r"`(\w+)` in \[`([\w/.]+\.py)`\]\(([^)]+)\)(?:, the line (?:commented )?`([^`]+)`)?")
 LINK = re.compile(r"\]\(((?!https?:)[^)#]+)(?:#[^)]*)?\)")
 
@@ -53,6 +58,19 @@ def test_every_python_block_runs(page, tmp_path, monkeypatch):
     for n, block in enumerate(python_blocks(page), start=1):
         code = compile(block, f"{page.name} python block {n}", "exec")
         exec(code, namespace)  # a failure's traceback names the page and the block
+
+
+@pytest.mark.parametrize("page", [p for p in DOCS if SHELL.search(p.read_text(encoding="utf-8"))],
+                         ids=lambda p: p.name)
+def test_every_command_runs(page, tmp_path, monkeypatch, capsys):
+    """Each ``numpy-lstm ...`` line, in order, in one temporary directory (so ``train`` can write
+    the checkpoint that ``gates`` reads), through the real entry point."""
+    monkeypatch.chdir(tmp_path)
+    commands = [line.split(" #")[0].strip() for block in SHELL.findall(page.read_text(encoding="utf-8"))
+                for line in block.splitlines() if line.startswith("numpy-lstm ")]
+    assert commands
+    for command in commands:
+        assert main(shlex.split(command)[1:]) == 0, f"{page.name}: `{command}` failed: {capsys.readouterr().err}"
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
