@@ -47,7 +47,7 @@ def definitions(path: Path) -> dict[str, list[str]]:
 
 def test_the_docs_exist_and_have_code():
     names = {p.name for p in DOCS}
-    assert {"README.md", "derivation.md", "layouts.md", "parity.md", "pictures.md"} <= names, names
+    assert {"README.md", "derivation.md", "layouts.md", "parity.md", "pictures.md", "pitfalls.md"} <= names, names
     assert sum(len(python_blocks(p)) for p in DOCS) >= 15
 
 
