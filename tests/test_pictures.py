@@ -76,3 +76,14 @@ def test_plot_gates_writes_a_png_and_checks_its_input(tmp_path):
         plot_gates(rec, ["a", "b", "c"], tmp_path / "g.png")
     with pytest.raises(ValueError, match="missing 'o'"):
         plot_gates({k: v for k, v in rec.items() if k != "o"}, list("abcd"), tmp_path / "g.png")
+
+
+def test_the_new_modules_import_neither_torch_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy_lstm.introspect, numpy_lstm.pictures, numpy_lstm.cli_gates, numpy_lstm.cli_gradflow; "
+            "from numpy_lstm.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
