@@ -79,11 +79,17 @@ def test_plot_gates_writes_a_png_and_checks_its_input(tmp_path):
 
 
 def test_the_new_modules_import_neither_torch_nor_matplotlib():
+    import os
     import subprocess
     import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
 
     code = ("import sys, numpy_lstm.introspect, numpy_lstm.pictures, numpy_lstm.cli_gates, numpy_lstm.cli_gradflow; "
             "from numpy_lstm.cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                         check=True).stdout
     assert out.strip() == "[]"
