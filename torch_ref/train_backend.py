@@ -35,9 +35,19 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: NextTokenModel, optim: OptimConfig, device: str = "auto", seed: int = 0) -> None:
+    def __init__(
+        self,
+        model: NextTokenModel,
+        optim: OptimConfig,
+        device: str = "auto",
+        seed: int = 0,
+        cpu_threads: int | None = None,
+    ) -> None:
+        """``cpu_threads``: if given and the device is the CPU, set torch's (process-wide) thread count."""
         torch.manual_seed(seed)
         self.device = pick_device(device)
+        if cpu_threads is not None and self.device.type == "cpu":
+            torch.set_num_threads(cpu_threads)
         self.config = model.config
         self.optim_config = optim
         self.net: Net = net_from_numpy(model).to(self.device)

@@ -190,7 +190,9 @@ def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: Optim
         except ImportError as err:
             raise CLIError(f"--backend {args.backend} needs PyTorch ({err}); pip install 'numpy-lstm[torch]'") from None
         try:
-            backends.append(TorchBackend(model, optim, device=args.device, seed=args.seed))
+            # One CPU thread: the model is tiny, and extra threads mostly spin, fighting NumPy's BLAS
+            # for the cores (5 float64 epochs of --backend both on 2 busy cores: 54 s, then 18 s).
+            backends.append(TorchBackend(model, optim, device=args.device, seed=args.seed, cpu_threads=1))
         except ValueError as err:
             raise CLIError(f"--device: {err}") from None
     return backends
