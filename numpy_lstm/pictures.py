@@ -72,7 +72,10 @@ def plot_gates(
             raise ValueError(f"plot_gates: '{name}' should be (T={T}, H), got {rec[name].shape}")
     H = rec["i"].shape[1]
     longest = max(len(line) for tok in tokens for line in str(tok).split("\n"))
-    rotation, align = (0, "center") if longest <= 4 else (60, "right")
+    labels = [str(tok) for tok in tokens]
+    rotation = 0
+    if longest > 4:  # long tokens: one line each, written vertically
+        labels, rotation = [label.replace("\n", " ") for label in labels], 90
     width = min(max(10.0, 3 * (1.2 + 0.32 * T)), 30.0)
     fig = _figure(figsize=(width, 2.2 + 2 * (1.0 + 0.06 * H)))
     axes = fig.subplots(2, 3)
@@ -84,7 +87,7 @@ def plot_gates(
         im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=limits[0], vmax=limits[1], interpolation="nearest")
         ax.set_title(label, fontsize=10)
         ax.set_xticks(range(T))
-        ax.set_xticklabels(tokens, rotation=rotation, ha=align, fontsize=8)
+        ax.set_xticklabels(labels, rotation=rotation, ha="center", fontsize=8)
         ax.set_ylabel("hidden unit")
         if name in "gch":  # the bottom row
             ax.set_xlabel(xlabel)
