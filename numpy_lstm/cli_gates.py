@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--text: no tokens in it")
     rec, predicted = trace(model, vocab, tokens, args.layer)
     visible = {" ": "␣", "\t": "⇥"}  # a char-level model reads spaces too: show them
-    labels = [f"{visible.get(tok, tok)}\n→{visible.get(pred, pred)}" for tok, pred in zip(tokens, predicted, strict=True)]
+    labels = [f"{visible.get(tok, tok)}\n→{visible.get(pred, pred)}"
+              for tok, pred in zip(tokens, predicted, strict=True)]
     from numpy_lstm.pictures import plot_gates
 
     title = (f"Inside layer {args.layer} of {model.lstm!r} ({source})\n"
