@@ -80,3 +80,14 @@ def test_unknown_tokens_layer_and_text_models(checkpoint, capsys, tmp_path):
     arrays, meta = load_checkpoint(checkpoint)
     save_checkpoint(tmp_path / "text.npz", arrays, meta | {"data": {"task": "text", "file": "poems.txt"}})
     assert "give --text" in error_of(capsys, "--checkpoint", str(tmp_path / "text.npz"))
+
+
+def test_a_char_level_model_reads_characters(tmp_path, capsys):
+    text = tmp_path / "abc.txt"
+    text.write_text("ab ab\nba ba\nab ba\n" * 10)
+    out = tmp_path / "run"
+    assert main(["train", "--text", str(text), "--level", "char", "--epochs", "1", "--hidden-size", "8",
+                 "--samples", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["gates", "--checkpoint", str(out / "checkpoint.npz"), "--text", "ab b", "--out", str(out)]) == 0
+    assert "input     a b   b\n" in capsys.readouterr().out  # four characters, the space included

@@ -95,3 +95,11 @@ def test_every_code_reference_is_real(page):
 def test_relative_links_point_at_files(page):
     for link in LINK.findall(page.read_text(encoding="utf-8")):
         assert (page.parent / link).resolve().exists(), f"{page.name}: broken link {link}"
+
+
+def test_pictures_for_the_docs_are_small_pngs():
+    images = sorted((ROOT / "docs" / "images").glob("*"))
+    assert {p.name for p in images} >= {"gates.png", "gradflow.png"}
+    for p in images:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", p.name
+        assert p.stat().st_size < 300_000, f"{p.name} is {p.stat().st_size} bytes; keep docs pictures < 300 KB"
