@@ -7,6 +7,10 @@ Where things live:
 - :class:`numpy_lstm.LSTM`, :class:`numpy_lstm.LSTMCell`  modules owning parameters and gradients
 - :mod:`numpy_lstm.gradcheck`   finite-difference gradient check for any module
 - :func:`numpy_lstm.no_grad`    inference without caches
+- :class:`numpy_lstm.Linear`, :func:`numpy_lstm.cross_entropy`, :func:`numpy_lstm.softmax`,
+  :class:`numpy_lstm.SGD`, :class:`numpy_lstm.Adam`, :func:`numpy_lstm.clip_grad_norm`
+  the rest of a model and its training, matching ``torch.nn`` / ``torch.optim``
+- :mod:`numpy_lstm.app`         the next-token predictor and ``numpy-lstm train``
 """
 
 from numpy_lstm.clip import clip_grad_norm

@@ -16,6 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from numpy_lstm.app.model import ModelConfig, NextTokenModel
 from torch_ref.bridge import torch_dtype
+from torch_ref.masked_lstm import run_lstm
 
 
 class Net(nn.Module):
@@ -66,3 +67,57 @@ def numpy_from_net(net: Net) -> NextTokenModel:
     model = NextTokenModel(net.config)
     model.load_state_dict({k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()})
     return model.train(net.training)
+
+
+class StackedNet(nn.Module):
+    """``Net`` with its LSTM as one single-layer ``nn.LSTM`` per layer, so that *given* dropout masks
+    go between the layers: the NumPy model's masks, replayed (``torch.nn.LSTM`` would draw its own).
+
+    ``forward(x, lengths, masks)``: ``masks[k]`` ``(T, N, H_out)`` (scale included) multiplies
+    layer ``k``'s output, or None.  Parameters ``layers.{k}.weight_ih_l0`` ... are the NumPy model's
+    ``lstm.weight_ih_l{k}`` ...; :meth:`numpy_name` translates.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        dtype = torch_dtype(cfg.dtype)
+        H_out = cfg.proj_size or cfg.hidden_size
+        self.layers = nn.ModuleList(
+            nn.LSTM(
+                cfg.vocab_size if k == 0 else H_out,
+                cfg.hidden_size,
+                bias=cfg.bias,
+                proj_size=cfg.proj_size,
+                dtype=dtype,
+            )
+            for k in range(cfg.num_layers)
+        )
+        self.fc = nn.Linear(H_out, cfg.vocab_size, bias=True, dtype=dtype)
+
+    @staticmethod
+    def numpy_name(name: str) -> str:
+        """``layers.1.weight_ih_l0`` -> ``lstm.weight_ih_l1``; ``fc.*`` unchanged."""
+        if not name.startswith("layers."):
+            return name
+        _, k, param = name.split(".")
+        return f"lstm.{param.removesuffix('_l0')}_l{k}"
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        masks: list[torch.Tensor | None] | None = None,
+    ) -> torch.Tensor:
+        for k, layer in enumerate(self.layers):
+            x, _ = run_lstm(layer, x, None, lengths)  # (T, N, H_out), zero past each length
+            if masks is not None and masks[k] is not None:
+                x = x * masks[k]  # the NumPy model's inverted-dropout mask for this layer
+        return self.fc(x)  # (T, N, V)
+
+
+def stacked_net_from_numpy(model: NextTokenModel) -> StackedNet:
+    """A ``StackedNet`` with a copy of the NumPy model's weights."""
+    net = StackedNet(model.config)
+    net.load_state_dict({k: torch.from_numpy(model.params[net.numpy_name(k)].copy()) for k in net.state_dict()})
+    return net

@@ -8,6 +8,8 @@ from it, so checkpoints move freely between the two backends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -16,7 +18,9 @@ from numpy_lstm.app.backend import OptimConfig, StepResult
 from numpy_lstm.app.data import Batch, one_hot
 from numpy_lstm.app.model import NextTokenModel
 from numpy_lstm.losses import IGNORE_INDEX
-from torch_ref.model import Net, net_from_numpy
+from torch_ref.model import Net, StackedNet, net_from_numpy, stacked_net_from_numpy
+
+MaskSource = Callable[[], list[np.ndarray | None]]
 
 _SLOTS = {"adam": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum_buffer",)}
 
@@ -42,15 +46,28 @@ class TorchBackend:
         device: str = "auto",
         seed: int = 0,
         cpu_threads: int | None = None,
+        mask_source: MaskSource | None = None,
     ) -> None:
-        """``cpu_threads``: if given and the device is the CPU, set torch's (process-wide) thread count."""
+        """``cpu_threads``: if given and the device is the CPU, set torch's (process-wide) thread count.
+
+        ``mask_source``: with dropout, a function giving the dropout masks of the NumPy model's last
+        training forward (one per layer); the twin then replays them (a :class:`StackedNet`)
+        instead of drawing its own, so that the two can train in lockstep.
+        """
         torch.manual_seed(seed)
         self.device = pick_device(device)
         if cpu_threads is not None and self.device.type == "cpu":
             torch.set_num_threads(cpu_threads)
         self.config = model.config
         self.optim_config = optim
-        self.net: Net = net_from_numpy(model).to(self.device)
+        self.mask_source = mask_source if model.config.dropout > 0 else None
+        if self.mask_source is not None:
+            self.net: Net | StackedNet = stacked_net_from_numpy(model).to(self.device)
+            to_numpy_name = StackedNet.numpy_name
+        else:
+            self.net = net_from_numpy(model).to(self.device)
+            to_numpy_name = str
+        self.numpy_names = {name: to_numpy_name(name) for name, _ in self.net.named_parameters()}
         params = list(self.net.parameters())
         if optim.name == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
@@ -62,7 +79,7 @@ class TorchBackend:
             )
         else:
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optim.name!r}")
-        self.names = [name for name, _ in self.net.named_parameters()]
+        self.names = list(self.numpy_names.values())  # in the torch optimiser's order
         self.steps = 0
 
     def _inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -85,7 +102,11 @@ class TorchBackend:
         x, lengths, targets = self._inputs(batch)
         self.net.train()
         self.optimizer.zero_grad()
-        logits = self.net(x, lengths)  # (T, N, V)
+        if self.mask_source is not None:
+            masks = [None if m is None else torch.from_numpy(m).to(self.device) for m in self.mask_source()]
+            logits = self.net(x, lengths, masks)  # (T, N, V)
+        else:
+            logits = self.net(x, lengths)  # (T, N, V)
         loss = self._loss(logits, targets)
         if torch.isfinite(loss):
             loss.backward()
@@ -113,7 +134,9 @@ class TorchBackend:
 
     # --- checkpoint state in the backend-neutral format ------------------------------------------
     def state_arrays(self) -> dict[str, np.ndarray]:
-        out = {f"model.{k}": v.detach().cpu().numpy().copy() for k, v in self.net.state_dict().items()}
+        out = {
+            f"model.{self.numpy_names[k]}": v.detach().cpu().numpy().copy() for k, v in self.net.state_dict().items()
+        }
         out["optim.steps"] = np.array(self.steps, dtype=np.int64)
         state = self.optimizer.state_dict()["state"]
         for i, name in enumerate(self.names):
@@ -124,7 +147,12 @@ class TorchBackend:
         return out
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        model = {k[6:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("model.")}
+        torch_names = {v: k for k, v in self.numpy_names.items()}
+        model = {
+            torch_names.get(k[6:], k[6:]): torch.from_numpy(np.array(v))
+            for k, v in arrays.items()
+            if k.startswith("model.")
+        }
         self.net.load_state_dict(model)  # checks names and shapes
         steps = int(arrays["optim.steps"])
         state: dict[int, dict[str, torch.Tensor]] = {}

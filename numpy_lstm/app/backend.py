@@ -107,6 +107,16 @@ class NumpyBackend:
         with no_grad():
             return self.model(self._x(batch), batch.lengths).argmax(-1)  # (T, N)
 
+    def dropout_masks(self) -> list[np.ndarray | None]:
+        """The dropout masks of the last training forward, one per layer (None: no dropout there).
+
+        A twin that cannot draw the same masks replays these (``torch_ref.train_backend``).
+        """
+        record = self.model.lstm._record
+        if record is None:
+            raise RuntimeError("no training forward has run yet, so there are no dropout masks")
+        return list(record.masks)
+
     def begin_epoch(self, seed: int, epoch: int) -> None:
         self.model.lstm.rng = np.random.default_rng([seed, epoch, 2])
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from numpy_lstm.app.backend import Backend, NumpyBackend, OptimConfig
 from numpy_lstm.app.checkpoint import atomic_write, load_checkpoint, mismatches, save_checkpoint
-from numpy_lstm.app.data import accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
+from numpy_lstm.app.data import SPECIALS, accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
 from numpy_lstm.app.dataset import DataConfig, Dataset, build_dataset
 from numpy_lstm.app.model import ModelConfig, NextTokenModel
 from numpy_lstm.app.plots import plot_history
@@ -122,11 +122,6 @@ def check_args(args: argparse.Namespace) -> None:
         args.dropout == 0 or args.layers >= 2,
         f"--dropout applies between LSTM layers, so it needs --layers >= 2, got --layers {args.layers}",
     )
-    _require(
-        args.dropout == 0 or args.backend != "both",
-        "--backend both needs --dropout 0: NumPy and PyTorch draw different dropout masks, so "
-        "their losses could not be compared",
-    )
 
 
 def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[ModelConfig, OptimConfig, TrainConfig, DataConfig]:
@@ -192,7 +187,11 @@ def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: Optim
         try:
             # One CPU thread: the model is tiny, and extra threads mostly spin, fighting NumPy's BLAS
             # for the cores (5 float64 epochs of --backend both on 2 busy cores: 54 s, then 18 s).
-            backends.append(TorchBackend(model, optim, device=args.device, seed=args.seed, cpu_threads=1))
+            # With --backend both, the torch twin replays the NumPy model's dropout masks.
+            masks = backends[0].dropout_masks if backends and isinstance(backends[0], NumpyBackend) else None
+            backends.append(
+                TorchBackend(model, optim, device=args.device, seed=args.seed, cpu_threads=1, mask_source=masks)
+            )
         except ValueError as err:
             raise CLIError(f"--device: {err}") from None
     return backends
@@ -331,13 +330,14 @@ def run(args: argparse.Namespace) -> int:
         largest = max(history["max_abs_loss_diff"] + [test_diff])
         print(f"largest |loss difference| numpy vs torch over the run: {largest:.2e}")
     if args.samples:
-        sep = "" if args.text and args.level == "char" else " "
+        chars = bool(args.text) and args.level == "char"
+
+        def show(tokens: list[str]) -> str:  # characters side by side; <EOS> and <UNK> marked
+            return "".join(f"<{t}>" if t in SPECIALS else t for t in tokens) if chars else " ".join(tokens)
+
         print("test predictions (input -> target / predicted):")
         for s in sample_predictions(backends[0], data.encoded[2], data.vocab, args.samples):
-            print(
-                f"  input     {sep.join(s.inputs)}\n  target    {sep.join(s.targets)}\n"
-                f"  predicted {sep.join(s.predicted)}\n"
-            )
+            print(f"  input     {show(s.inputs)}\n  target    {show(s.targets)}\n  predicted {show(s.predicted)}\n")
     wall = time.perf_counter() - t0
     _write_outputs(out, history, test, bounds, test_diff, args, wall, best_here=best_here)
     plot = f"{out / PLOT}, " if importlib.util.find_spec("matplotlib") else ""
