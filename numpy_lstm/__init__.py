@@ -11,6 +11,8 @@ Where things live:
   :class:`numpy_lstm.SGD`, :class:`numpy_lstm.Adam`, :func:`numpy_lstm.clip_grad_norm`
   the rest of a model and its training, matching ``torch.nn`` / ``torch.optim``
 - :mod:`numpy_lstm.app`         the next-token predictor and ``numpy-lstm train``
+- :mod:`numpy_lstm.introspect`  every gate and every state gradient of a model, step by step;
+  :mod:`numpy_lstm.pictures` draws them (``numpy-lstm gates``, ``numpy-lstm gradflow``)
 """
 
 from numpy_lstm.clip import clip_grad_norm

@@ -15,6 +15,8 @@ import sys
 _COMMAND_MODULES: list[str] = [
     "numpy_lstm.app.cli_train",
     "numpy_lstm.cli_bench",
+    "numpy_lstm.cli_gates",
+    "numpy_lstm.cli_gradflow",
 ]
 
 

@@ -1,0 +1,149 @@
+"""``numpy-lstm gates``: heatmaps of a trained next-token model's gates and states over a sequence.
+
+The model comes from ``--checkpoint`` (a ``checkpoint.npz`` written by ``numpy-lstm train``) or,
+without one, from a quick training of the default task (the ``a^k b^k EOS`` language) with the
+app's own loop.  The sequence is fed one token per step; the picture shows, for every hidden unit
+(rows) and step (columns), the input gate ``i``, forget gate ``f``, output gate ``o``, candidate
+``g``, cell state ``c`` and hidden state ``h``, with each step's input token and the model's
+prediction of the next token under its column.  The values come from
+:func:`numpy_lstm.introspect.record_gates`, which re-runs the model's weights through the readable
+cell step.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from numpy_lstm.app.backend import NumpyBackend, OptimConfig
+from numpy_lstm.app.checkpoint import load_checkpoint
+from numpy_lstm.app.data import Vocabulary, one_hot
+from numpy_lstm.app.dataset import DataConfig, build_dataset
+from numpy_lstm.app.model import ModelConfig, NextTokenModel
+from numpy_lstm.app.train import TrainConfig, fit, new_history
+from numpy_lstm.cli import CLIError
+from numpy_lstm.grad_mode import no_grad
+from numpy_lstm.introspect import record_gates
+
+
+def load_trained(path: str | Path) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:
+    """The model, vocabulary and description saved in a ``numpy-lstm train`` checkpoint.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming what does not match
+    for anything else: not a checkpoint, an incomplete description, or weights whose names or
+    shapes are not those of the model the checkpoint describes.
+    """
+    arrays, meta = load_checkpoint(path)
+    try:
+        cfg = ModelConfig(**meta["model"])
+        vocab = Vocabulary(meta["vocab"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: its description lacks a usable model or vocabulary ({err!r})") from None
+    if cfg.vocab_size != len(vocab):
+        raise ValueError(
+            f"{path}: the model has vocab_size {cfg.vocab_size} but the vocabulary has {len(vocab)} tokens"
+        )
+    model = NextTokenModel(cfg)
+    try:
+        model.load_state_dict({k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")})
+    except ValueError as err:
+        raise ValueError(f"{path}: its weights do not match the model it describes ({cfg}): {err}") from None
+    return model.eval(), vocab, meta
+
+
+def quick_train(epochs: int, seed: int) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:
+    """Train the default next-token model on the default task with the app's loop (a few seconds)."""
+    data = build_dataset(DataConfig(seed=seed))
+    model = NextTokenModel(ModelConfig(len(data.vocab)), seed=seed)
+    backend = NumpyBackend(model, OptimConfig())
+    cfg = TrainConfig(epochs=epochs, seed=seed)
+    history = fit([backend], data.encoded[0], data.encoded[1], cfg, new_history(["numpy"]))
+    val = history["backends"]["numpy"]
+    print(f"trained {epochs} epochs on the default task: validation loss {val['val_loss'][-1]:.3f}, "
+          f"accuracy {val['val_accuracy'][-1]:.3f}")
+    return model.eval(), data.vocab, {"data": data.description}
+
+
+def default_tokens(meta: dict[str, Any]) -> list[str]:
+    """An input sequence for the built-in task: ``k`` a's then ``k`` b's (the model should say EOS)."""
+    data = meta.get("data", {})
+    if data.get("task") != "anbn":
+        raise CLIError(f"give --text: this model was trained on {data.get('file', 'a text file')}, "
+                       "so there is no default sequence to show")
+    k = (int(data["k_min"]) + int(data["k_max"])) // 2 + 1
+    return ["a"] * k + ["b"] * k
+
+
+def split_text(text: str, meta: dict[str, Any]) -> list[str]:
+    """``text`` as tokens: characters for a char-level model, else whitespace-separated words."""
+    return list(text) if meta.get("data", {}).get("level") == "char" else text.split()
+
+
+def trace(
+    model: NextTokenModel, vocab: Vocabulary, tokens: list[str], layer: int
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Gates and states ``{name: (T, H)}`` of ``layer`` and the predicted next token at each step."""
+    unknown = sorted({t for t in tokens if t not in vocab.index})
+    if unknown:
+        shown = " ".join(vocab.tokens[:30]) + (" ..." if len(vocab) > 30 else "")
+        raise CLIError(f"--text: {unknown} are not in the model's vocabulary ({len(vocab)} tokens: {shown})")
+    if not 0 <= layer < model.lstm.num_layers:
+        raise CLIError(f"--layer must be in [0, {model.lstm.num_layers - 1}] for this model, got {layer}")
+    x = one_hot(vocab.encode(tokens)[:, None], len(vocab), dtype=model.dtype)  # (T, 1, V)
+    rec = {name: a[:, 0] for name, a in record_gates(model.lstm, x)[f"l{layer}"].items()}  # (T, H)
+    with no_grad():
+        predicted = vocab.decode(model(x).argmax(-1)[:, 0])  # (T,)
+    return rec, predicted
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.epochs < 1:
+        raise CLIError(f"--epochs must be >= 1, got {args.epochs}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out must be a directory, got the file {out}")
+    if args.checkpoint:
+        try:
+            model, vocab, meta = load_trained(args.checkpoint)
+        except (FileNotFoundError, ValueError) as err:
+            raise CLIError(f"--checkpoint: {err}") from None
+        source = f"checkpoint {args.checkpoint}"
+    else:
+        model, vocab, meta = quick_train(args.epochs, args.seed)
+        source = f"quick training, {args.epochs} epochs"
+    tokens = split_text(args.text, meta) if args.text else default_tokens(meta)
+    if not tokens:
+        raise CLIError("--text: no tokens in it")
+    rec, predicted = trace(model, vocab, tokens, args.layer)
+    visible = {" ": "␣", "\t": "⇥"}  # a char-level model reads spaces too: show them
+    labels = [f"{visible.get(tok, tok)}\n→{visible.get(pred, pred)}"
+              for tok, pred in zip(tokens, predicted, strict=True)]
+    from numpy_lstm.pictures import plot_gates
+
+    title = (f"Inside layer {args.layer} of {model.lstm!r} ({source})\n"
+             "column t: the states after reading input token t")
+    path = plot_gates(rec, labels, out / "gates.png", title, xlabel="step t: input token, → predicted next token")
+    print("input     " + " ".join(tokens))
+    print("predicted " + " ".join(predicted))
+    print(f"wrote {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "gates",
+        help="draw heatmaps of i, f, g, o, c and h over a sequence, from a trained model",
+        description="Run a trained next-token model (--checkpoint, or a quick training of the default "
+        "task) on a sequence and draw heatmaps of its gates and states over time into DIR/gates.png.",
+    )
+    p.add_argument("--out", default="runs/gates", metavar="DIR", help="folder for gates.png (default: runs/gates)")
+    p.add_argument("--checkpoint", metavar="PATH", help="a checkpoint.npz written by `numpy-lstm train`")
+    p.add_argument("--text", help="the input tokens, space-separated (characters for a char-level model); "
+                   "default for the built-in task: a a a a a a b b b b b b")
+    p.add_argument("--layer", type=int, default=0, help="which LSTM layer to draw (default: 0)")
+    p.add_argument("--epochs", type=int, default=30, help="quick training's epochs, without --checkpoint (default: 30)")
+    p.add_argument("--seed", type=int, default=0, help="quick training's seed (default: 0)")
+    p.set_defaults(func=run)

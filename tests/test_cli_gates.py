@@ -1,0 +1,93 @@
+"""``numpy-lstm gates``: from a checkpoint or a quick training to a PNG; clear one-line errors for
+a missing, foreign or mismatched checkpoint and for tokens the model does not know."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numpy_lstm.app.checkpoint import load_checkpoint, save_checkpoint
+from numpy_lstm.cli import main
+from numpy_lstm.cli_gates import load_trained, trace
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train")
+    assert main(["train", "--out", str(out), "--epochs", "3", "--hidden-size", "12", "--samples", "0"]) == 0
+    return out / "checkpoint.npz"
+
+
+def test_gates_from_a_checkpoint(checkpoint, tmp_path, capsys):
+    assert main(["gates", "--checkpoint", str(checkpoint), "--text", "a a b", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "gates.png").read_bytes()[:8] == PNG_MAGIC
+    out = capsys.readouterr().out
+    assert "input     a a b\npredicted " in out and f"wrote {tmp_path / 'gates.png'}" in out
+
+
+def test_gates_with_a_quick_training(tmp_path, capsys):
+    assert main(["gates", "--epochs", "2", "--out", str(tmp_path / "new")]) == 0
+    assert (tmp_path / "new" / "gates.png").read_bytes()[:8] == PNG_MAGIC
+    out = capsys.readouterr().out
+    assert "trained 2 epochs on the default task" in out and "input     a a a a a a b b b b b b" in out
+
+
+def test_trace_gives_the_models_own_states_and_predictions(checkpoint):
+    model, vocab, _ = load_trained(checkpoint)
+    rec, predicted = trace(model, vocab, ["a", "a", "b", "b"], layer=0)
+    assert rec["i"].shape == (4, 12) and len(predicted) == 4
+    x = np.eye(len(vocab), dtype=np.float32)[vocab.encode(["a", "a", "b", "b"])][:, None]  # (T, 1, V)
+    out, _ = model.lstm(x)
+    np.testing.assert_allclose(rec["h"], out[:, 0], rtol=1e-5, atol=1e-6)
+    assert predicted == vocab.decode(model(x).argmax(-1)[:, 0])
+
+
+def error_of(capsys, *argv) -> str:
+    assert main(["gates", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("numpy-lstm gates: error: "), err  # one line, no traceback
+    return err
+
+
+def test_missing_checkpoint(capsys, tmp_path):
+    assert "checkpoint not found" in error_of(capsys, "--checkpoint", str(tmp_path / "nope.npz"))
+
+
+def test_a_file_that_is_not_a_checkpoint(capsys, tmp_path):
+    np.savez(tmp_path / "weights.npz", w=np.zeros(3))
+    assert "not a numpy-lstm checkpoint" in error_of(capsys, "--checkpoint", str(tmp_path / "weights.npz"))
+    (tmp_path / "text.npz").write_text("hello")
+    assert "not a readable .npz checkpoint" in error_of(capsys, "--checkpoint", str(tmp_path / "text.npz"))
+
+
+def test_weights_that_do_not_match_their_description(checkpoint, capsys, tmp_path):
+    arrays, meta = load_checkpoint(checkpoint)
+    meta["model"]["hidden_size"] = 20  # the weights are for 12
+    save_checkpoint(tmp_path / "edited.npz", arrays, meta)
+    err = error_of(capsys, "--checkpoint", str(tmp_path / "edited.npz"))
+    assert "do not match the model it describes" in err and "has shape (48, 4), expected (80, 4)" in err
+    del arrays["model.fc.bias"]
+    save_checkpoint(tmp_path / "partial.npz", arrays, meta | {"model": {**meta["model"], "hidden_size": 12}})
+    assert "missing ['fc.bias']" in error_of(capsys, "--checkpoint", str(tmp_path / "partial.npz"))
+
+
+def test_unknown_tokens_layer_and_text_models(checkpoint, capsys, tmp_path):
+    err = error_of(capsys, "--checkpoint", str(checkpoint), "--text", "a c")
+    assert "['c'] are not in the model's vocabulary" in err and "UNK EOS a b" in err
+    assert "--layer must be in [0, 0]" in error_of(capsys, "--checkpoint", str(checkpoint), "--layer", "1")
+    arrays, meta = load_checkpoint(checkpoint)
+    save_checkpoint(tmp_path / "text.npz", arrays, meta | {"data": {"task": "text", "file": "poems.txt"}})
+    assert "give --text" in error_of(capsys, "--checkpoint", str(tmp_path / "text.npz"))
+
+
+def test_a_char_level_model_reads_characters(tmp_path, capsys):
+    text = tmp_path / "abc.txt"
+    text.write_text("ab ab\nba ba\nab ba\n" * 10)
+    out = tmp_path / "run"
+    assert main(["train", "--text", str(text), "--level", "char", "--epochs", "1", "--hidden-size", "8",
+                 "--samples", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["gates", "--checkpoint", str(out / "checkpoint.npz"), "--text", "ab b", "--out", str(out)]) == 0
+    assert "input     a b   b\n" in capsys.readouterr().out  # four characters, the space included
