@@ -236,9 +236,7 @@ class LSTM(Module):
         if unbatched:
             x = x[:, None, :]  # (T, 1, I)
         elif self.batch_first:
-            x = x.transpose(1, 0, 2)  # (T, N, I) view
-            if is_grad_enabled():  # training: the layer's GEMMs and cache want (T*N, I) rows
-                x = np.ascontiguousarray(x)  # inference reads the view as it is: no copy
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, I)
         T, N, _ = x.shape
         h0, c0 = self._initial_state(hx, N, unbatched)  # (D*L, N, H_out), (D*L, N, H)
         lengths = self._check_lengths(lengths, N, T, unbatched)
