@@ -14,6 +14,7 @@ import sys
 # One line per command module, in the order they appear in --help.
 _COMMAND_MODULES: list[str] = [
     "numpy_lstm.app.cli_train",
+    "numpy_lstm.cli_bench",
     "numpy_lstm.cli_gates",
     "numpy_lstm.cli_gradflow",
 ]

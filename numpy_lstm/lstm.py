@@ -241,6 +241,7 @@ class LSTM(Module):
         h0, c0 = self._initial_state(hx, N, unbatched)  # (D*L, N, H_out), (D*L, N, H)
         lengths = self._check_lengths(lengths, N, T, unbatched)
         keep = is_grad_enabled()
+        self._record = None  # free the previous call's caches before this call allocates its own
         D = self.num_directions
         h_n = np.empty_like(h0)
         c_n = np.empty_like(c0)

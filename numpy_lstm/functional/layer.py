@@ -11,15 +11,34 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
 ---------------------------------------------------------------------
 1. **One GEMM for the input projection of the whole sequence**:
    ``(T*N, I) @ (I, 4H)`` before the loop.  Only ``h_prev @ W_hh.T`` depends on the previous step.
-2. **A private gate order i, f, o, g** inside this module (PyTorch stores i, f, g, o).  The three
-   sigmoid gates become one contiguous ``(N, 3H)`` block.
+2. **A private gate order o, i, f, g** inside this module (PyTorch stores i, f, g, o).  The three
+   sigmoid gates become one contiguous ``(N, 3H)`` block, and in backward the three gates whose
+   gradient is a multiple of ``dc`` (i, f, g) become one contiguous ``(N, 3H)`` block too.
 3. **Sigmoid through tanh**: ``sigmoid(a) = (1 + tanh(a / 2)) / 2``.  The halving is folded into the
    weights and bias rows of the sigmoid gates (a multiplication by 0.5 is exact in floating point),
    so one ``tanh`` call activates all four gates, and ``* 0.5 + 0.5`` finishes the sigmoid block.
-4. **Preallocated buffers and ``out=``** in the time loop: no allocation per step.
+4. **Preallocated buffers and ``out=``** in the time loop: no allocation per step.  The per-step
+   views (``acts[t]``, its gate blocks, ``h[t]``...) are made before the loop by ``list(array)``,
+   which iterates the first axis in C, and the GEMMs use ``np.dot`` (half the call overhead of
+   ``np.matmul`` on small operands) into a C-contiguous copy of ``W_hh.T``.
 5. **Weight and input gradients after the loop**, as one GEMM each over all ``T*N`` rows:
    ``dW_ih = dA.T @ X``, ``dW_hh = dA.T @ H_prev``, ``dx = dA @ W_ih``, ``db = dA.sum``.
    The loop itself does only the recurrent ``dA[t] @ W_hh``.
+6. **Local derivatives for many steps at once.**  Every factor of the backward that does not
+   depend on the incoming gradient is computed for a chunk of steps (about 256 KiB of gates, so
+   still in cache when the loop gets there; all ``T`` steps at small sizes) in a few NumPy calls,
+   straight into the ``dA`` buffer::
+
+       dA_o = tanh(c) * o(1-o)       dA_i = g * i(1-i)       dA_f = c_prev * f(1-f)
+       dA_g = i * (1 - g^2)          K = o * (1 - tanh(c)^2)
+
+   so that each step only scales them: ``dc += dm * K``, ``dA_o *= dm``, ``dA_{i,f,g} *= dc``
+   (one broadcast call), ``dc *= f``, ``dh_prev = dA @ W_hh``: seven NumPy calls per step instead of
+   eighteen.  At small sizes, where the per-call overhead (~0.3 us) dominates, this is what counts.
+7. **Inference in a feature-major layout** (:mod:`.inference`): without a cache to keep, the
+   forward stores every per-step array as ``(features, N)`` and writes its GEMMs ``W @ h``, a shape
+   in which OpenBLAS's threads split the large ``4H`` instead of the small batch: 12-33% faster
+   forward on the benchmark grid.  Used when there is no projection and no variable length.
 
 Variable lengths
 ----------------
@@ -38,14 +57,22 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numpy_lstm.functional.inference import inference_forward
+
+PRIVATE_ORDER = ("o", "i", "f", "g")
+"""The gate order inside this module: sigmoid gates o, i, f adjacent; i, f, g (scaled by ``dc``) too."""
+
 
 def private_gate_rows(H: int) -> np.ndarray:
-    """Row index that turns PyTorch's gate order (i, f, g, o) into the private order (i, f, o, g).
-
-    Swapping the g and o blocks is its own inverse, so the same index also turns back.
-    """
+    """Row index that turns PyTorch's gate order (i, f, g, o) into the private order (o, i, f, g):
+    ``W_private = W_torch[private_gate_rows(H)]``."""
     r = np.arange(H)
-    return np.concatenate([r, H + r, 3 * H + r, 2 * H + r])  # (4H,)
+    return np.concatenate([3 * H + r, r, H + r, 2 * H + r])  # (4H,)
+
+
+def torch_gate_rows(H: int) -> np.ndarray:
+    """The inverse of :func:`private_gate_rows`: ``W_torch = W_private[torch_gate_rows(H)]``."""
+    return np.argsort(private_gate_rows(H))  # (4H,)
 
 
 class LayerCache(NamedTuple):
@@ -54,7 +81,7 @@ class LayerCache(NamedTuple):
     x: np.ndarray  # (T, N, I)        layer input
     h: np.ndarray  # (T+1, N, H_out)  h[0] = h_0, h[t+1] = output of step t
     c: np.ndarray  # (T+1, N, H)      c[0] = c_0
-    acts: np.ndarray  # (T, N, 4H)       activated gates i | f | o | g
+    acts: np.ndarray  # (T, N, 4H)       activated gates o | i | f | g
     tanh_c: np.ndarray  # (T, N, H)
     m: np.ndarray | None  # (T, N, H)        o * tanh(c) when projecting, else None (m = h)
     W_ih: np.ndarray  # (4H, I)          private order, unscaled
@@ -74,6 +101,10 @@ class LayerGrads(NamedTuple):
     dW_hh: np.ndarray  # (4H, H_out)
     db: np.ndarray | None  # (4H,) gradient of bias_ih and, equally, of bias_hh
     dW_hr: np.ndarray | None  # (P, H)
+
+
+_PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
+_DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
 
 
 def _ends_by_step(lengths: np.ndarray | None, T: int, N: int) -> dict[int, np.ndarray]:
@@ -129,6 +160,9 @@ def layer_forward(
     also lets the loop keep only two cell states instead of ``T + 1``).
     """
     T, N, I = x.shape
+    if not keep_cache and W_hr is None and (lengths is None or lengths.min() == T):
+        y, h_n, c_n = inference_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)  # trick 7
+        return y, h_n, c_n, None
     H = W_hh.shape[0] // 4
     H_out = W_hh.shape[1]
     dtype = x.dtype
@@ -137,54 +171,80 @@ def layer_forward(
     half[: 3 * H] = 0.5  # sigmoid gates see a/2, so tanh gives 2*sigmoid(a) - 1
     Wp_ih, Wp_hh = W_ih[rows], W_hh[rows]  # (4H, I), (4H, H_out) private order
     W_ih_half_T = (Wp_ih * half).T  # (I, 4H)
-    W_hh_half_T = (Wp_hh * half).T  # (H_out, 4H)
+    W_hh_half_T = np.ascontiguousarray((Wp_hh * half).T)  # (H_out, 4H) C order: faster per-step GEMM
 
     if lengths is not None and lengths.min() < T:
         x = zero_padding(x, lengths)  # padding may hold anything; NaN must not leak
-    acts = (x.reshape(T * N, I) @ W_ih_half_T).reshape(T, N, 4 * H)  # (T, N, 4H) input projection
+    X = x.reshape(T * N, I)  # (T*N, I)
     has_bias = b_ih is not None
-    if has_bias:
-        acts += ((b_ih + b_hh)[rows] * half[:, 0]).astype(dtype)  # (4H,) both biases, pre-halved
+    bias = ((b_ih + b_hh)[rows] * half[:, 0]).astype(dtype) if has_bias else None  # (4H,) pre-halved
+    chunk = _chunk_steps(N, H, dtype.itemsize, _PROJECTION_CHUNK_BYTES)
+    # The input projection is one GEMM per chunk of steps (all T at small sizes), made just before
+    # the loop reaches the chunk: then it is still in cache when the loop reads it.  Without a cache
+    # only one chunk of pre-activations is ever held.
+    acts = np.empty((T if keep_cache else min(chunk, T), N, 4 * H), dtype=dtype)  # (T, N, 4H)
+    acts2 = acts.reshape(-1, 4 * H)  # (T*N, 4H) view
 
     n_c = T + 1 if keep_cache else 2  # without a cache two cell states are enough
     h = np.empty((T + 1, N, H_out), dtype=dtype)  # h[t+1] is step t's output
     c = np.empty((n_c, N, H), dtype=dtype)
     tanh_c = np.empty((T if keep_cache else 1, N, H), dtype=dtype)
     m = np.empty((T if keep_cache else 1, N, H), dtype=dtype) if W_hr is not None else None
-    W_hr_T = W_hr.T if W_hr is not None else None  # (H, P)
+    W_hr_T = np.ascontiguousarray(W_hr.T) if W_hr is not None else None  # (H, P)
     h[0] = h0
     c[0] = c0
     rec = np.empty((N, 4 * H), dtype=dtype)  # recurrent term, reused every step
     ig = np.empty((N, H), dtype=dtype)  # i * g, reused
+    ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
     h_n = np.empty((N, H_out), dtype=dtype)
     c_n = np.empty((N, H), dtype=dtype)
-    ends = _ends_by_step(lengths, T, N)
 
+    # Per-step views, made in C before the loop (list() iterates the first axis).
+    A = list(acts)  # T x (N, 4H)   pre-activations, then activated gates o | i | f | g
+    S = list(acts[:, :, : 3 * H])  # T x (N, 3H)   the sigmoid block o | i | f
+    O, Ig, F, G = (list(acts[:, :, k * H : (k + 1) * H]) for k in range(4))  # T x (N, H) each
+    Hs = list(h)  # T+1 x (N, H_out)
+    Cs = list(c)  # n_c x (N, H)
+    TC = list(tanh_c)
+    Ms = list(m) if m is not None else None
+    half_s = dtype.type(0.5)
+    dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
+
+    t0, t1 = 0, 0  # the chunk of steps whose input projection is in acts
     for t in range(T):
-        a = acts[t]  # (N, 4H)  pre-activation, input part already in
-        np.matmul(h[t], W_hh_half_T, out=rec)  # (N, 4H)  h_prev @ W_hh.T (halved rows)
-        a += rec
-        np.tanh(a, out=a)  # (N, 4H)  tanh(a/2) on i,f,o; tanh(a) on g
-        sig = a[:, : 3 * H]  # (N, 3H)  i | f | o
-        sig *= 0.5
-        sig += 0.5  # sigmoid = (1 + tanh(a/2)) / 2
-        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        c_prev, c_new = c[t % n_c], c[(t + 1) % n_c]  # (N, H)
-        np.multiply(f, c_prev, out=c_new)  # c = f * c_prev
-        np.multiply(i, g, out=ig)
-        c_new += ig  #     + i * g
-        tc = tanh_c[t if keep_cache else 0]  # (N, H)
-        np.tanh(c_new, out=tc)
-        if W_hr is None:
-            np.multiply(o, tc, out=h[t + 1])  # h = o * tanh(c)
+        if t == t1:
+            t0, t1 = t, min(T, t + chunk)
+            r0 = t0 * N if keep_cache else 0
+            a_chunk = acts2[r0 : r0 + (t1 - t0) * N]  # (n*N, 4H)
+            np.matmul(X[t0 * N : t1 * N], W_ih_half_T, out=a_chunk)  # x W_ih.T for steps t0..t1-1
+            if bias is not None:
+                a_chunk += bias
+        j = t if keep_cache else t - t0  # this step's row block in acts
+        a, s = A[j], S[j]  # (N, 4H), (N, 3H)
+        dot(Hs[t], W_hh_half_T, out=rec)  # (N, 4H)  h_prev @ W_hh.T (sigmoid rows halved)
+        add(a, rec, out=a)  #           a = x W_ih.T + b + h_prev W_hh.T
+        tanh(a, out=a)  #               tanh(a/2) on o, i, f; tanh(a) = g on g
+        mul(s, half_s, out=s)
+        add(s, half_s, out=s)  #        sigmoid = (1 + tanh(a/2)) / 2
+        c_prev, c_new = Cs[t % n_c], Cs[(t + 1) % n_c]  # (N, H)
+        mul(F[j], c_prev, out=c_new)  # c = f * c_prev
+        mul(Ig[j], G[j], out=ig)
+        add(c_new, ig, out=c_new)  #    c += i * g
+        tc = TC[t if keep_cache else 0]  # (N, H)
+        tanh(c_new, out=tc)
+        if Ms is None:
+            mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
         else:
-            mt = m[t if keep_cache else 0]  # (N, H)
-            np.multiply(o, tc, out=mt)  # m = o * tanh(c)
-            np.matmul(mt, W_hr_T, out=h[t + 1])  # h = m @ W_hr.T
+            mt = Ms[t if keep_cache else 0]  # (N, H)
+            mul(O[j], tc, out=mt)  # m = o * tanh(c)
+            dot(mt, W_hr_T, out=Hs[t + 1])  # h = m @ W_hr.T
         if t in ends:
             rows_end = ends[t]
             h_n[rows_end] = h[t + 1][rows_end]
             c_n[rows_end] = c_new[rows_end]
+    if lengths is None:
+        h_n[...] = h[T]
+        c_n[...] = c[T % n_c]
 
     y = h[1:]  # (T, N, H_out) view
     if lengths is not None and lengths.min() < T:
@@ -195,14 +255,49 @@ def layer_forward(
     return y, h_n, c_n, cache
 
 
+def _local_derivatives(cache: LayerCache, dA: np.ndarray, K: np.ndarray, t0: int, t1: int) -> None:
+    """Fill ``dA[t0:t1]`` with the factors of trick 6 (module docstring), and ``K[:t1-t0]``.
+
+    Steps ``t0 .. t1-1`` at once, in large calls.  Private order o | i | f | g; ``s(1-s)`` is
+    sigmoid's derivative, ``1 - g^2`` tanh's.
+    """
+    H = cache.tanh_c.shape[2]
+    acts = cache.acts[t0:t1]  # (n, N, 4H)
+    tanh_c = cache.tanh_c[t0:t1]  # (n, N, H)
+    d = dA[t0:t1]  # (n, N, 4H)
+    k = K[: t1 - t0]  # (n, N, H)
+    o, i, f, g = (acts[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, N, H) views
+    d_sig = d[:, :, : 3 * H]  # (n, N, 3H)  o | i | f
+    d_o, d_i, d_f, d_g = (d[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, N, H) views
+    np.subtract(1.0, acts[:, :, : 3 * H], out=d_sig)
+    d_sig *= acts[:, :, : 3 * H]  # s(1-s) for o, i, f
+    d_o *= tanh_c  # do/dm = tanh(c)                              m = o * tanh(c)
+    d_i *= g  # di/dc = g                                         c = f*c_prev + i*g
+    d_f *= cache.c[t0:t1]  # df/dc = c_prev
+    np.multiply(g, g, out=d_g)
+    np.subtract(1.0, d_g, out=d_g)
+    d_g *= i  # dg/dc = i, times tanh' = 1 - g^2
+    np.multiply(tanh_c, tanh_c, out=k)
+    np.subtract(1.0, k, out=k)
+    k *= o  # dm/dc = o * (1 - tanh(c)^2)                         m = o * tanh(c)
+
+
+def _chunk_steps(N: int, H: int, itemsize: int, nbytes: int) -> int:
+    """Steps per chunk of work done for many steps at once: about ``nbytes`` of gates, so that a
+    chunk is still in cache when the loop reaches it, yet small sizes need few calls."""
+    return max(1, nbytes // (N * 4 * H * itemsize))
+
+
 def layer_backward(
     dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: LayerCache
 ) -> LayerGrads:
     """Backpropagation through time for :func:`layer_forward`.
 
     ``dy (T, N, H_out)`` is the gradient on every step's output, ``dh_n``/``dc_n`` those on the final
-    states.  Each step applies the backward of ``cell.py`` term by term (see there); ``dA[t]`` holds
-    the gradient of the *true* pre-activations ``a`` (not of the halved ones used inside forward).
+    states.  Each step applies the backward of ``cell.py`` term by term (see there), with the local
+    derivatives computed beforehand (trick 6); ``dA[t]`` holds the gradient of the *true*
+    pre-activations ``a`` (not of the halved ones used inside forward).  The cache is not modified,
+    so backward may run more than once.
     """
     x, h, c, acts, tanh_c, m, Wp_ih, Wp_hh, W_hr, has_bias, lengths = cache
     T, N, I = x.shape
@@ -211,53 +306,51 @@ def layer_backward(
     dtype = x.dtype
     if lengths is not None and lengths.min() < T:
         dy = zero_padding(dy, lengths)  # padded outputs are constants: no gradient
-    ends = _ends_by_step(lengths, T, N)
+    ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
 
     dA = np.empty((T, N, 4 * H), dtype=dtype)  # dLoss/da per step, private order
-    dh = np.zeros((N, H_out), dtype=dtype)  # gradient arriving at h[t+1] from step t+1
-    dc = np.zeros((N, H), dtype=dtype)  # gradient arriving at c[t+1] from step t+1
+    chunk = _chunk_steps(N, H, dtype.itemsize, _DERIVATIVE_CHUNK_BYTES)
+    K = np.empty((chunk, N, H), dtype=dtype)  # dm/dc of the current chunk of steps
+    if lengths is None:  # every final state was produced at the last step
+        dh, dc = dh_n.astype(dtype, copy=True), dc_n.astype(dtype, copy=True)  # (N, H_out), (N, H)
+    else:
+        dh, dc = np.zeros((N, H_out), dtype=dtype), np.zeros((N, H), dtype=dtype)
     dh_total = np.empty((T if W_hr is not None else 1, N, H_out), dtype=dtype)
     dm = np.empty((N, H), dtype=dtype)
     tmp = np.empty((N, H), dtype=dtype)
-    tmp2 = np.empty((N, H), dtype=dtype)
-    sig_grad = np.empty((N, 3 * H), dtype=dtype)
+    dc_b = dc[:, None, :]  # (N, 1, H) view: dc broadcast over the i, f, g blocks
+
+    DA = list(dA)  # T x (N, 4H)
+    DA_o = list(dA[:, :, :H])  # T x (N, H)
+    DA_ifg = list(dA.reshape(T, N, 4, H)[:, :, 1:])  # T x (N, 3, H)   i | f | g
+    Ks, F, DY = list(K), list(acts[:, :, 2 * H : 3 * H]), list(dy)
+    t0 = T  # the chunk [t0, t0 + chunk) holding step t has its local derivatives ready
+    DHT = list(dh_total)
+    dot, mul, add = np.dot, np.multiply, np.add
 
     for t in range(T - 1, -1, -1):
+        if t < t0:  # local derivatives of the next chunk of steps, all at once (trick 6)
+            t0 = max(0, t + 1 - chunk)
+            _local_derivatives(cache, dA, K, t0, t + 1)
+        k = Ks[t - t0]  # (N, H)
         if t in ends:  # the final state of these rows was produced here
             rows_end = ends[t]
             dh[rows_end] += dh_n[rows_end]
             dc[rows_end] += dc_n[rows_end]
-        a = acts[t]  # (N, 4H) activated i | f | o | g
-        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        da = dA[t]  # (N, 4H)
-        da_i, da_f, da_o, da_g = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
-        tc = tanh_c[t]  # (N, H)
         if W_hr is None:
-            np.add(dy[t], dh, out=dm)  # dm = dh_total        (h = m)
+            add(DY[t], dh, out=dm)  # dm = dh_total                    (h = m)
         else:
-            dht = dh_total[t]
-            np.add(dy[t], dh, out=dht)  # (N, P)
-            np.matmul(dht, W_hr, out=dm)  # dm = dh @ W_hr     (h = m @ W_hr.T)
-        np.multiply(dm, tc, out=da_o)  # do = dm * tanh(c)               (m = o * tanh(c))
-        np.multiply(dm, o, out=tmp)
-        np.multiply(tc, tc, out=tmp2)
-        np.subtract(1.0, tmp2, out=tmp2)  # 1 - tanh(c)^2
-        tmp *= tmp2
-        dc += tmp  # dc += dm * o * (1 - tanh(c)^2)  (m = o * tanh(c))
-        np.multiply(dc, g, out=da_i)  # di = dc * g                     (c = f*c_prev + i*g)
-        np.multiply(dc, i, out=da_g)  # dg = dc * i
-        np.multiply(dc, c[t], out=da_f)  # df = dc * c_prev
-        dc *= f  # dc_prev = dc * f
-        sig = a[:, : 3 * H]  # (N, 3H) i | f | o
-        np.subtract(1.0, sig, out=sig_grad)
-        sig_grad *= sig  # s * (1 - s)
-        da[:, : 3 * H] *= sig_grad  # da_{i,f,o} = d{i,f,o} * s(1-s)   (sigmoid)
-        np.multiply(g, g, out=tmp2)
-        np.subtract(1.0, tmp2, out=tmp2)
-        da_g *= tmp2  # da_g = dg * (1 - g^2)           (tanh)
-        np.matmul(da, Wp_hh, out=dh)  # dh_prev = da @ W_hh             (a = ... + h_prev @ W_hh.T)
+            dht = DHT[t]
+            add(DY[t], dh, out=dht)  # (N, P)
+            dot(dht, W_hr, out=dm)  # dm = dh @ W_hr                  (h = m @ W_hr.T)
+        mul(dm, k, out=tmp)
+        add(dc, tmp, out=dc)  # dc += dm * o * (1 - tanh(c)^2)         (m = o * tanh(c))
+        mul(DA_o[t], dm, out=DA_o[t])  # da_o = dm * tanh(c) * o(1-o)
+        mul(DA_ifg[t], dc_b, out=DA_ifg[t])  # da_{i,f,g} = dc * (g i(1-i) | c_prev f(1-f) | i(1-g^2))
+        mul(dc, F[t], out=dc)  # dc_prev = dc * f                    (c = f*c_prev + i*g)
+        dot(DA[t], Wp_hh, out=dh)  # dh_prev = da @ W_hh              (a = ... + h_prev @ W_hh.T)
 
-    rows = private_gate_rows(H)  # private -> PyTorch order (an involution)
+    rows = torch_gate_rows(H)  # private -> PyTorch order
     dA2 = dA.reshape(T * N, 4 * H)  # (T*N, 4H)
     dx = (dA2 @ Wp_ih).reshape(T, N, I)  # (T, N, I)       a = x @ W_ih.T + ...
     dW_ih = (dA2.T @ x.reshape(T * N, I))[rows]  # (4H, I)

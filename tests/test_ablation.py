@@ -1,0 +1,30 @@
+"""Every ablation variant (textbook -> shipped layer) gives the shipped layer's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numpy_lstm.functional.ablation import VARIANTS
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_variant_equals_shipped_layer(name: str) -> None:
+    rng = np.random.default_rng(3)
+    T, N, I, H = 5, 3, 4, 6
+    x = rng.standard_normal((T, N, I))  # (T, N, I)
+    h0 = rng.standard_normal((N, H))
+    c0 = rng.standard_normal((N, H))
+    w = (
+        rng.standard_normal((4 * H, I)),
+        rng.standard_normal((4 * H, H)),
+        rng.standard_normal(4 * H),
+        rng.standard_normal(4 * H),
+    )
+    dy = rng.standard_normal((T, N, H))
+    ref = VARIANTS["shipped"](x, h0, c0, w, dy)
+    out = VARIANTS[name](x, h0, c0, w, dy)
+    assert set(out) == set(ref)
+    for key in ref:
+        assert out[key].shape == ref[key].shape, key
+        np.testing.assert_allclose(out[key], ref[key], rtol=1e-12, atol=1e-12, err_msg=key)

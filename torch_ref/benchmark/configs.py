@@ -1,0 +1,81 @@
+"""Benchmark configurations: the sizes of one row of the grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One LSTM problem size.  Input is seq-first ``(T, N, I)``, as ``torch.nn.LSTM``'s default."""
+
+    name: str  # row label in the table
+    T: int  # time steps
+    N: int  # batch
+    I: int  # input features
+    H: int  # hidden size
+    layers: int = 1  # stacked layers
+    bidirectional: bool = False  # two directions per layer
+
+    @property
+    def D(self) -> int:
+        """Number of directions."""
+        return 2 if self.bidirectional else 1
+
+    def label(self) -> str:
+        extra = f" L={self.layers}" if self.layers > 1 else ""
+        extra += " bidir" if self.bidirectional else ""
+        return f"T={self.T} N={self.N} I={self.I} H={self.H}{extra}"
+
+
+# The grid of issue 5.  seed is the motivating next-token example (one sequence, hidden 50).
+GRID: dict[str, BenchConfig] = {
+    c.name: c
+    for c in [
+        BenchConfig("seed", 20, 1, 4, 50),
+        BenchConfig("small", 50, 32, 64, 128),
+        BenchConfig("medium", 100, 64, 256, 256),
+        BenchConfig("large", 100, 128, 512, 512),
+        BenchConfig("2-layer", 50, 32, 128, 256, layers=2),
+        BenchConfig("bidir", 50, 32, 128, 256, bidirectional=True),
+    ]
+}
+
+# --quick: tiny sizes, so a CI smoke run finishes in seconds.
+QUICK: dict[str, BenchConfig] = {
+    c.name: c
+    for c in [
+        BenchConfig("tiny", 8, 2, 4, 8),
+        BenchConfig("tiny-2L-bidir", 6, 2, 4, 8, layers=2, bidirectional=True),
+    ]
+}
+
+
+def parse_sizes(text: str) -> BenchConfig:
+    """``"T,N,I,H"`` (optionally ``",L"`` layers and ``",bidir"``) -> a config named ``custom``."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    bidir = "bidir" in parts
+    nums = [p for p in parts if p != "bidir"]
+    if len(nums) not in (4, 5) or not all(p.isdigit() and int(p) > 0 for p in nums):
+        raise ValueError(f"sizes: expected positive integers T,N,I,H[,layers][,bidir], got {text!r}")
+    T, N, I, H = (int(p) for p in nums[:4])
+    layers = int(nums[4]) if len(nums) == 5 else 1
+    return BenchConfig("custom", T, N, I, H, layers=layers, bidirectional=bidir)
+
+
+def select(names: list[str] | None, sizes: list[str] | None, quick: bool) -> list[BenchConfig]:
+    """The configurations to run: named ones from the grid, custom sizes, or the default set."""
+    table = {**GRID, **QUICK}
+    out: list[BenchConfig] = []
+    for name in names or []:
+        for part in name.split(","):
+            if part == "all":
+                out.extend(GRID.values())
+            elif part in table:
+                out.append(table[part])
+            else:
+                raise ValueError(f"unknown config {part!r}; choose from {', '.join(table)} or all")
+    out.extend(parse_sizes(s) for s in sizes or [])
+    if not out:
+        out = list(QUICK.values()) if quick else list(GRID.values())
+    return out

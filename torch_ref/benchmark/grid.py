@@ -1,0 +1,158 @@
+"""The main benchmark: every (config, dtype, mode) row, all sides timed side by side."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+import numpy_lstm
+from torch_ref.benchmark import cases, flops, memory, timing
+from torch_ref.benchmark.configs import BenchConfig
+from torch_ref.benchmark.report import Row
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def matmul_peaks(dtypes: list[np.dtype], quick: bool) -> dict[str, dict[str, float]]:
+    """The matmul peak per dtype (:func:`timing.matmul_peak`), measured after the rows: its large
+    GEMMs would disturb the timing of small rows right after them."""
+    n = 512 if quick else 2048
+    return {
+        np.dtype(dt).name: timing.matmul_peak(np.dtype(dt), n=n, rounds=2 if quick else 5) for dt in dtypes
+    }
+
+
+def add_peak(rows: list[Row], peaks: dict[str, dict[str, float]], sides: tuple[str, ...]) -> None:
+    """Fill ``<side>_pct_peak`` = GFLOP/s over the matmul peak of the row's dtype."""
+    for r in rows:
+        peak = peaks[r["dtype"]]["peak_gflops"]
+        for side in sides:
+            if f"{side}_gflops" in r:
+                r[f"{side}_pct_peak"] = r[f"{side}_gflops"] / peak
+
+
+def metadata(threads: int) -> dict[str, Any]:
+    """Machine, versions, threads and the BLAS kernel."""
+    return {
+        "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        "cpu": cpu_name(),
+        "cpus_available": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "numpy_lstm": numpy_lstm.__version__,
+        "threads": threads,
+        "torch_threads": torch.get_num_threads(),
+        "onednn_available": torch.backends.mkldnn.is_available(),
+        **timing.blas_info(),
+        "flop_model": "matmul FLOPs only: forward = sum over layers, directions of 2*T*N*4H*(I_k + H); "
+        "train = 3 * forward",
+    }
+
+
+def run_row(case: cases.Case, mode: str, threads: int, budget_s: float, with_memory: bool) -> Row:
+    """Check, time and measure one (config, dtype, mode)."""
+    cfg = case.cfg
+    worst = cases.check_equal(case, mode)
+    fns = cases.callables(case, mode)
+    call_ms = max(timing.warm_up(fn) for fn in fns.values())
+    rounds, inner, settle = timing.plan(call_ms, len(fns), budget_s)
+    with timing.OtherLoad() as load:
+        res = timing.interleaved(fns, rounds=rounds, inner=inner, settle=settle)
+    fl = flops.flops(cfg, mode)
+    row: Row = {
+        "config": cfg.name,
+        "dtype": case.dtype.name,
+        "mode": mode,
+        "T": cfg.T,
+        "N": cfg.N,
+        "I": cfg.I,
+        "H": cfg.H,
+        "layers": cfg.layers,
+        "D": cfg.D,
+        "gflop": fl / 1e9,
+        "max_rel_diff": worst,
+        "rounds": rounds,
+        "inner": inner,
+        "other_load_cores": load.cores,
+    }
+    for side, t in res.items():
+        gf = fl / (t.median / 1e3) / 1e9
+        row[f"{side}_ms"] = t.median
+        row[f"{side}_q1_ms"] = t.q1
+        row[f"{side}_q3_ms"] = t.q3
+        row[f"{side}_spread"] = t.spread
+        row[f"{side}_gflops"] = gf
+    row["ratio_torch"] = row["numpy_ms"] / row["torch_ms"]
+    row["ratio_native"] = row["numpy_ms"] / row["torch-native_ms"]
+    if with_memory:
+        base = {
+            "T": cfg.T,
+            "N": cfg.N,
+            "I": cfg.I,
+            "H": cfg.H,
+            "layers": cfg.layers,
+            "bidirectional": cfg.bidirectional,
+            "dtype": case.dtype.name,
+            "mode": mode,
+            "threads": threads,
+        }
+        sides = cases.SIDES if mode == "train" else ("numpy", "torch")
+        for side in sides:
+            row[f"{side}_mem_mb"] = memory.measure({**base, "side": side})
+        if row.get("numpy_mem_mb") is not None and row.get("torch_mem_mb"):
+            row["mem_ratio"] = row["numpy_mem_mb"] / row["torch_mem_mb"]
+    return row
+
+
+CONTENDED = 0.15  # cores used by other processes above which a row is flagged
+
+
+def contention_note(row: Row) -> str:
+    load = row.get("other_load_cores")
+    if load is not None and load > CONTENDED:
+        return f"   !! other processes used {load:.2f} cores meanwhile: not a fair timing"
+    return ""
+
+
+def run_grid(
+    configs: list[BenchConfig],
+    dtypes: list[np.dtype],
+    modes: list[str],
+    threads: int,
+    budget_s: float,
+    with_memory: bool,
+    log: Any = print,
+) -> list[Row]:
+    """Every row of the grid, timed from the smallest config to the largest (see
+    :func:`matmul_peaks` for why), returned in the order config, dtype, mode."""
+    rows: list[Row] = []
+    for cfg in sorted(configs, key=flops.forward_flops):
+        for dt in dtypes:
+            case = cases.make_case(cfg, dt)
+            for mode in modes:
+                row = run_row(case, mode, threads, budget_s, with_memory)
+                rows.append(row)
+                log(
+                    f"  {cfg.name:>14s} {np.dtype(dt).name} {mode:9s} numpy {row['numpy_ms']:9.2f} ms  "
+                    f"torch {row['torch_ms']:9.2f} ms  native {row['torch-native_ms']:9.2f} ms  "
+                    f"ratio {row['ratio_torch']:.2f} / {row['ratio_native']:.2f}" + contention_note(row)
+                )
+    order = {c.name: n for n, c in enumerate(configs)}
+    return sorted(rows, key=lambda r: order[r["config"]])  # stable: dtype and mode order kept

@@ -1,0 +1,130 @@
+"""Entry point shared by ``numpy-lstm bench`` and ``benchmarks/*.py``: run, print, write files."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from torch_ref.benchmark import ablation, configs, grid, report, scale, targets, timing
+
+SCALE_CONFIG = configs.BenchConfig("scale", 0, 16, 64, 128)  # N, I, H of the scale study
+ABLATION_CONFIGS = ("small", "medium")
+
+
+def _list(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in items if p not in allowed]
+    if bad or not items:
+        raise ValueError(f"{what}: expected a comma list of {', '.join(allowed)}, got {text!r}")
+    return items
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    """Run what ``args.what`` asks; print tables; write JSON/CSV/PNG into ``args.out``."""
+    t_start = time.perf_counter()
+    dtypes = [np.dtype(d) for d in _list(args.dtype, ("float32", "float64"), "--dtype")]
+    modes = _list(args.mode, ("inference", "train"), "--mode")
+    if args.threads < 1:
+        raise ValueError("--threads must be at least 1")
+    cfgs = configs.select(args.config, args.sizes, args.quick)
+    budget = args.budget if args.budget is not None else (0.2 if args.quick else 6.0)
+    out = Path(args.out)
+    memory = not args.no_memory
+    limiter = timing.set_threads(args.threads)
+    meta = grid.metadata(args.threads)
+    print(
+        f"numpy {meta['numpy']} ({meta['blas']} {meta['blas_version']}, kernel {meta['blas_kernel']}, "
+        f"OPENBLAS_CORETYPE={meta['OPENBLAS_CORETYPE']}), torch {meta['torch']}, {args.threads} threads "
+        f"each side, CPU {meta['cpu']}"
+    )
+    print(f"FLOP model: {meta['flop_model']}")
+    written: list[Path] = []
+    what = {"grid", "ablation", "scale"} if args.what == "all" else {args.what}
+    results: dict[str, list[report.Row]] = {}
+
+    if "grid" in what:
+        print("\ngrid (median of interleaved repetitions; ratio < 1 means NumPy is faster):")
+        results["grid"] = grid.run_grid(cfgs, dtypes, modes, args.threads, budget, memory)
+    if "ablation" in what:
+        names = (
+            [c.name for c in cfgs] if (args.config or args.sizes or args.quick) else list(ABLATION_CONFIGS)
+        )
+        pool = {c.name: c for c in cfgs} | configs.GRID
+        print("\nablation (training step of one layer; each variant adds one idea to the one above):")
+        results["ablation"] = [
+            r for n in names for dt in dtypes for r in ablation.run_ablation(pool[n], dt, budget * 2)
+        ]
+
+    peaks = grid.matmul_peaks(dtypes, args.quick)  # after the timed rows: see grid.matmul_peaks
+    meta["matmul_peak"] = peaks
+    for name, pk in peaks.items():
+        print(
+            f"\nmatmul peak {name} (n={pk['n']}): numpy {pk['numpy_gflops']:.0f} GFLOP/s, "
+            f"torch {pk['torch_gflops']:.0f} GFLOP/s -> peak {pk['peak_gflops']:.0f}"
+        )
+    grid.add_peak(results.get("grid", []), peaks, ("numpy", "torch", "torch-native"))
+    for r in results.get("ablation", []):
+        r["pct_peak"] = r["gflops"] / peaks[r["dtype"]]["peak_gflops"]
+
+    if "grid" in what:
+        rows = results["grid"]
+        print()
+        print(report.table(rows, report.GRID_COLUMNS))
+        checked = targets.check(rows)
+        meta["targets"] = [{"target": n, "met": m, "detail": d} for n, m, d in checked]
+        print("\ntargets of issue 5 (NumPy / PyTorch default CPU path):")
+        print(targets.format_targets(checked))
+        busy = [r["config"] + " " + r["dtype"] + " " + r["mode"] for r in rows if grid.contention_note(r)]
+        if busy:
+            print(f"\nWARNING: other processes used the CPUs during {len(busy)} row(s) ({', '.join(busy)}): "
+                  "those timings are not fair; rerun on a quiet machine")
+        written += report.write(out, "grid", meta, rows)
+        (out / "grid.md").write_text(report.markdown(rows, report.GRID_COLUMNS) + "\n")
+        written.append(out / "grid.md")
+        written.append(report.plot_grid(out / "grid.png", rows, f"{meta['cpu']}, {args.threads} threads"))
+
+    if "ablation" in what:
+        rows = results["ablation"]
+        print()
+        print(report.table(rows, ablation.ABLATION_COLUMNS))
+        written += report.write(out, "ablation", meta, rows)
+        (out / "ablation.md").write_text(report.markdown(rows, ablation.ABLATION_COLUMNS) + "\n")
+        written.append(out / "ablation.md")
+
+    if "scale" in what:
+        if args.steps:
+            steps = tuple(int(s) for s in args.steps.split(","))
+        else:
+            steps = scale.QUICK_STEPS if args.quick else scale.DEFAULT_STEPS
+        sc = configs.QUICK["tiny"] if args.quick else SCALE_CONFIG
+        rows = []
+        print(f"\nscale (training step, N={sc.N} I={sc.I} H={sc.H}):")
+        for dt in dtypes[:1]:
+            rows += scale.run_scale(sc, dt, steps, args.threads, budget, memory)
+        print(report.table(rows, scale.SCALE_COLUMNS))
+        written += report.write(out, "scale", meta, rows)
+        (out / "scale.md").write_text(report.markdown(rows, scale.SCALE_COLUMNS) + "\n")
+        written.append(out / "scale.md")
+        series = {f"{s} us/step": [(r["T"], r[f"{s}_us_per_step"]) for r in rows] for s in ("numpy", "torch")}
+        if memory:
+            series.update(
+                {f"{s} KiB/step": [(r["T"], r[f"{s}_kb_per_step"]) for r in rows] for s in ("numpy", "torch")}
+            )
+        written.append(
+            report.plot_lines(
+                out / "scale.png",
+                "T (steps)",
+                series,
+                "per step",
+                "training step as T grows",
+                logx=True,
+                logy=True,
+            )
+        )
+
+    del limiter
+    print(f"\nwrote {', '.join(str(p) for p in written)} in {time.perf_counter() - t_start:.0f} s")
+    return 0

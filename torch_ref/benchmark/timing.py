@@ -1,0 +1,188 @@
+"""Timing: equal threads on both sides, interleaved repetitions, medians with spread, matmul peak.
+
+How a set of callables (one per side) is timed, in :func:`interleaved`:
+
+1. Warm-up: each callable runs ``warmup`` times (first-call allocations, BLAS thread start-up).
+2. Rounds: in every round each side runs a *block*: ``settle`` untimed calls, then ``inner`` timed
+   calls.  The order of the sides rotates from round to round.  The settle call absorbs what the
+   previous side leaves behind: PyTorch's OpenMP threads and OpenBLAS's threads both spin for a
+   while after their work, and on 2 cores that spinning steals the next call's CPU.
+3. Statistics: the median of all timed calls, and the interquartile range as the spread.
+
+Noise from other processes hits the sides alike because the rounds interleave them.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import threadpoolctl
+import torch
+
+
+class OtherLoad:
+    """CPU time used by *other* processes while a block of code ran, in cores (0.5 = half a core).
+
+    Timings are only fair on a quiet machine: with one of 2 cores busy elsewhere, an OpenMP pool of
+    2 threads (PyTorch's) waits at every barrier for its descheduled thread and slows down many
+    times over, while OpenBLAS degrades gently.  Every row records this, and the report warns.
+    Reads ``/proc/stat`` (all CPUs) and ``/proc/self/stat`` (this process); None elsewhere.
+    """
+
+    def __enter__(self) -> OtherLoad:
+        self.cores: float | None = None
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._sample()
+        if self._start is None or end is None:
+            return
+        wall = end[0] - self._start[0]
+        busy_all = (end[1] - self._start[1]) / os.sysconf("SC_CLK_TCK")
+        busy_self = (end[2] - self._start[2]) / os.sysconf("SC_CLK_TCK")
+        self.cores = max(0.0, (busy_all - busy_self) / wall) if wall > 0 else None
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat") as f:
+                cpu = [int(v) for v in f.readline().split()[1:]]
+            with open("/proc/self/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        busy = sum(cpu) - cpu[3] - (cpu[4] if len(cpu) > 4 else 0)  # all but idle and iowait
+        own = int(fields[11]) + int(fields[12])  # utime + stime of this process (all threads)
+        return time.perf_counter(), float(busy), float(own)
+
+
+@dataclass
+class Timing:
+    """Times of one callable, in milliseconds."""
+
+    times_ms: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times_ms)
+
+    @property
+    def q1(self) -> float:
+        return float(np.percentile(self.times_ms, 25))
+
+    @property
+    def q3(self) -> float:
+        return float(np.percentile(self.times_ms, 75))
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range relative to the median (0.05 = 5%)."""
+        return (self.q3 - self.q1) / self.median if self.median > 0 else 0.0
+
+
+def set_threads(n: int) -> threadpoolctl.threadpool_limits:
+    """Give both sides ``n`` threads: NumPy's BLAS through threadpoolctl, torch's intra-op pool.
+
+    Returns the threadpoolctl limiter (keep a reference while timing).
+    """
+    torch.set_num_threads(n)
+    return threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+
+
+def blas_info() -> dict[str, object]:
+    """What NumPy's BLAS is and which kernel it runs (OpenBLAS's ``architecture``)."""
+    for lib in threadpoolctl.threadpool_info():
+        if lib.get("user_api") == "blas":
+            return {
+                "blas": lib.get("internal_api"),
+                "blas_version": lib.get("version"),
+                "blas_kernel": lib.get("architecture"),
+                "blas_threads": lib.get("num_threads"),
+                "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+                "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+            }
+    return {"blas": None}
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]],
+    rounds: int,
+    inner: int,
+    warmup: int = 2,
+    settle: int = 1,
+) -> dict[str, Timing]:
+    """Time each callable in ``fns`` by interleaved rounds (see the module docstring)."""
+    names = list(fns)
+    for name in names:
+        warm_up(fns[name], warmup)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            fn = fns[name]
+            warm_up(fn, settle, cap_s=1.0)  # untimed: absorbs what the previous side left running
+            for _ in range(inner):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: Timing(t) for name, t in times.items()}
+
+
+def warm_up(fn: Callable[[], object], calls: int = 2, cap_s: float = 3.0) -> float:
+    """Call ``fn`` at least ``calls`` times, and on until its time is steady (the last call within
+    1.25x of the fastest so far), for at most ``cap_s`` seconds; return the fastest call in ms.
+
+    Why not a fixed count: on this kind of machine (a 2-vCPU VM), right after large GEMMs of the
+    other library, or another process's work, a small call can take hundreds of milliseconds
+    for a second or two while the threads are rescheduled.  Timing must not start in that state.
+    """
+    best = float("inf")
+    t_end = time.perf_counter() + cap_s
+    n = 0
+    while True:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        n += 1
+        if (n >= calls and dt <= 1.25 * best) or time.perf_counter() > t_end:
+            return best * 1e3
+
+
+def plan(call_ms: float, sides: int, budget_s: float) -> tuple[int, int, int]:
+    """``(rounds, inner, settle)`` that fit about ``budget_s`` seconds for one row, given one call's
+    time: blocks of at least 50 ms of timed calls, and two settle calls for calls under 5 ms."""
+    call_s = max(call_ms, 1e-3) / 1e3
+    inner = int(min(20, max(1, 0.05 / call_s)))
+    settle = 2 if call_ms < 5 else 1
+    rounds = int(budget_s / (sides * (inner + settle) * call_s))
+    return max(3, min(30, rounds)), inner, settle
+
+
+def matmul_peak(dtype: np.dtype, n: int = 2048, rounds: int = 5) -> dict[str, float]:
+    """GFLOP/s of a square ``(n, n) @ (n, n)`` GEMM on each side, measured now, interleaved.
+
+    The *peak* used for "% of peak" is the better of NumPy's BLAS and torch's, so neither side is
+    flattered by a slow library on the other.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)  # (n, n)
+    b = rng.standard_normal((n, n)).astype(dtype)  # (n, n)
+    out = np.empty((n, n), dtype=dtype)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    tout = torch.empty((n, n), dtype=ta.dtype)
+    res = interleaved(
+        {"numpy": lambda: np.matmul(a, b, out=out), "torch": lambda: torch.mm(ta, tb, out=tout)},
+        rounds=rounds,
+        inner=2,
+        warmup=1,
+    )
+    flop = 2.0 * n**3
+    gf = {side: flop / (min(t.times_ms) / 1e3) / 1e9 for side, t in res.items()}
+    return {"numpy_gflops": gf["numpy"], "torch_gflops": gf["torch"], "peak_gflops": max(gf.values()), "n": n}
