@@ -6,17 +6,9 @@ float32 and float64, results in ./bench-results.  For NumPy's fastest BLAS kerne
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`` (see the README's benchmark section).
 """
 
-import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
-
-from numpy_lstm.cli_bench import add_arguments  # noqa: E402
-from torch_ref.benchmark.main import run_benchmark  # noqa: E402
+from _script import main
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_arguments(parser)
-    parser.set_defaults(what="ablation")
-    sys.exit(run_benchmark(parser.parse_args()))
+    sys.exit(main("ablation", __doc__))

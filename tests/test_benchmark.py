@@ -105,3 +105,18 @@ def test_numpy_lstm_cli_does_not_import_torch() -> None:
     code = "import sys, numpy_lstm.cli; numpy_lstm.cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+SCRIPTS = [("bench_lstm.py", "grid"), ("ablation.py", "ablation"), ("scale.py", "scale")]
+
+
+@pytest.mark.parametrize("script, what", SCRIPTS)
+def test_benchmark_scripts_run_from_a_checkout(tmp_path: Path, script: str, what: str) -> None:
+    """Each script is `numpy-lstm bench --what <its part>`: --help names the part it defaults to."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / script), "--help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"numpy-lstm bench --what {what}" in done.stdout

@@ -25,13 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from numpy_lstm.functional.gate_order import private_gate_rows
+
 _CHUNK_BYTES = 8 << 20  # input projection for about this many bytes of gates at a time
-
-
-def _private_rows(H: int) -> np.ndarray:
-    """PyTorch's gate order i, f, g, o -> the private order o, i, f, g (as in :mod:`.layer`)."""
-    r = np.arange(H)
-    return np.concatenate([3 * H + r, r, H + r, 2 * H + r])  # (4H,)
 
 
 def inference_forward(
@@ -48,7 +44,7 @@ def inference_forward(
     T, N, I = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    rows = _private_rows(H)  # (4H,)
+    rows = private_gate_rows(H)  # (4H,)
     half = np.ones((4 * H, 1), dtype=dtype)  # (4H, 1)
     half[: 3 * H] = 0.5  # sigmoid through tanh: the sigmoid gates see a/2 (see layer.py, trick 3)
     W_in = W_ih[rows] * half  # (4H, I)

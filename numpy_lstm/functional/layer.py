@@ -57,22 +57,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numpy_lstm.functional.gate_order import private_gate_rows, torch_gate_rows
 from numpy_lstm.functional.inference import inference_forward
-
-PRIVATE_ORDER = ("o", "i", "f", "g")
-"""The gate order inside this module: sigmoid gates o, i, f adjacent; i, f, g (scaled by ``dc``) too."""
-
-
-def private_gate_rows(H: int) -> np.ndarray:
-    """Row index that turns PyTorch's gate order (i, f, g, o) into the private order (o, i, f, g):
-    ``W_private = W_torch[private_gate_rows(H)]``."""
-    r = np.arange(H)
-    return np.concatenate([3 * H + r, r, H + r, 2 * H + r])  # (4H,)
-
-
-def torch_gate_rows(H: int) -> np.ndarray:
-    """The inverse of :func:`private_gate_rows`: ``W_torch = W_private[torch_gate_rows(H)]``."""
-    return np.argsort(private_gate_rows(H))  # (4H,)
 
 
 class LayerCache(NamedTuple):
