@@ -38,6 +38,7 @@ class GradCheckReport:
     """Result of :func:`gradcheck`: one row per parameter, plus ``"input"``."""
 
     rows: list[GradCheckRow] = field(default_factory=list)
+    noise: float = 0.0  # rounding error a central difference can carry: eps_float64 * sum|terms| / eps
 
     @property
     def max_rel(self) -> float:
@@ -51,7 +52,7 @@ class GradCheckReport:
 
     def __str__(self) -> str:
         width = max([len(r.name) for r in self.rows] + [6])
-        lines = [f"{'tensor':<{width}}  checked  max abs err  max rel err"]
+        lines = [f"{'tensor':<{width}}  checked  max abs err  max rel err  (noise ~{self.noise:.1e})"]
         for r in self.rows:
             lines.append(f"{r.name:<{width}}  {r.checked:>7}  {r.max_abs:11.3e}  {r.max_rel:11.3e}")
         return "\n".join(lines)
@@ -108,7 +109,11 @@ def gradcheck(
     back = m.backward(*grad_tree) if isinstance(out, tuple) else m.backward(grad_tree)
     dx = _leaves(back)[0]
     targets = [(name, m.params[name], m.grads[name]) for name in m.params] + [("input", x, dx)]
-    report = GradCheckReport()
+    # Each loss evaluation rounds a sum of terms of size |leaf * r|; dividing the difference of two
+    # such sums by 2*eps turns that rounding into the absolute error a numerical gradient can carry.
+    # Smaller true gradients than this cannot be checked to a good *relative* precision.
+    magnitude = sum(float(np.sum(np.abs(leaf * r))) for leaf, r in zip(_leaves(out), upstream, strict=True))
+    report = GradCheckReport(noise=np.finfo(np.float64).eps * magnitude / eps)
     for name, value, analytic in targets:
         flat = value.reshape(-1)  # a view: perturbing it perturbs the module's parameter
         picks = rng.choice(flat.size, size=min(max_entries, flat.size), replace=False)

@@ -95,7 +95,9 @@ def test_finite_differences_agree_with_backward(case):
     report = numpy_lstm.gradcheck(m, x, hx, lengths=lengths, max_entries=8, seed=case.seed)
     assert [r.name for r in report.rows] == [*m.params, "input"]
     for row in report.rows:
-        assert row.max_rel < 1e-5, f"{row.name}: {row}"
+        # Relative 1e-5, unless the whole error is within what finite differences can resolve
+        # (a tensor whose gradients are all tiny, e.g. weight_hh with short sequences and h_0 = 0).
+        assert row.max_rel < 1e-5 or row.max_abs < report.noise, f"{row.name}: {row}, noise {report.noise:.1e}"
 
 
 def test_gradcheck_catches_a_wrong_backward(monkeypatch):
