@@ -9,8 +9,10 @@ Profiles (choose with ``NUMPY_LSTM_HYPOTHESIS_PROFILE``):
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import matplotlib
+import pytest
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
@@ -22,3 +24,14 @@ settings.register_profile(
     "thorough", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("NUMPY_LSTM_HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of a small next-token model (3 epochs, hidden 12) made once by ``numpy-lstm
+    train``, shared read-only by the tests of the commands that load checkpoints."""
+    from numpy_lstm.cli import main
+
+    out = tmp_path_factory.mktemp("train")
+    assert main(["train", "--out", str(out), "--epochs", "3", "--hidden-size", "12", "--samples", "0"]) == 0
+    return out / "checkpoint.npz"

@@ -86,3 +86,17 @@ def lstm_cases(draw, max_layers: int = 3, allow_unbatched: bool = True, lengths:
         use_lengths=use_lengths,
         seed=draw(st.integers(0, 2**16)),
     )
+
+
+def random_layer_weights(
+    rng: np.random.Generator, I: int, H: int, P: int = 0, bias: bool = True, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """``W_ih (4H, I)``, ``W_hh (4H, P or H)``, ``b_ih``, ``b_hh`` (None without bias) and ``W_hr (P, H)``
+    (None without projection), in PyTorch's layout, for the functional layer tests."""
+    H_out = P or H
+    W_ih = rng.standard_normal((4 * H, I)) * scale
+    W_hh = rng.standard_normal((4 * H, H_out)) * scale
+    b_ih = rng.standard_normal(4 * H) if bias else None
+    b_hh = rng.standard_normal(4 * H) if bias else None
+    W_hr = rng.standard_normal((P, H)) * scale if P else None
+    return W_ih, W_hh, b_ih, b_hh, W_hr

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from numpy_lstm.functional.ablation import VARIANTS
+from tests.strategies import random_layer_weights
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
@@ -15,12 +16,7 @@ def test_variant_equals_shipped_layer(name: str) -> None:
     x = rng.standard_normal((T, N, I))  # (T, N, I)
     h0 = rng.standard_normal((N, H))
     c0 = rng.standard_normal((N, H))
-    w = (
-        rng.standard_normal((4 * H, I)),
-        rng.standard_normal((4 * H, H)),
-        rng.standard_normal(4 * H),
-        rng.standard_normal(4 * H),
-    )
+    w = random_layer_weights(rng, I, H)[:4]  # W_ih, W_hh, b_ih, b_hh
     dy = rng.standard_normal((T, N, H))
     ref = VARIANTS["shipped"](x, h0, c0, w, dy)
     out = VARIANTS[name](x, h0, c0, w, dy)

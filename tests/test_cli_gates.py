@@ -4,7 +4,6 @@ a missing, foreign or mismatched checkpoint and for tokens the model does not kn
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from numpy_lstm.app.checkpoint import load_checkpoint, save_checkpoint
 from numpy_lstm.cli import main
@@ -13,15 +12,8 @@ from numpy_lstm.cli_gates import load_trained, trace
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train")
-    assert main(["train", "--out", str(out), "--epochs", "3", "--hidden-size", "12", "--samples", "0"]) == 0
-    return out / "checkpoint.npz"
-
-
-def test_gates_from_a_checkpoint(checkpoint, tmp_path, capsys):
-    assert main(["gates", "--checkpoint", str(checkpoint), "--text", "a a b", "--out", str(tmp_path)]) == 0
+def test_gates_from_a_checkpoint(small_checkpoint, tmp_path, capsys):
+    assert main(["gates", "--checkpoint", str(small_checkpoint), "--text", "a a b", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "gates.png").read_bytes()[:8] == PNG_MAGIC
     out = capsys.readouterr().out
     assert "input     a a b\npredicted " in out and f"wrote {tmp_path / 'gates.png'}" in out
@@ -34,8 +26,8 @@ def test_gates_with_a_quick_training(tmp_path, capsys):
     assert "trained 2 epochs on the default task" in out and "input     a a a a a a b b b b b b" in out
 
 
-def test_trace_gives_the_models_own_states_and_predictions(checkpoint):
-    model, vocab, _ = load_trained(checkpoint)
+def test_trace_gives_the_models_own_states_and_predictions(small_checkpoint):
+    model, vocab, _ = load_trained(small_checkpoint)
     rec, predicted = trace(model, vocab, ["a", "a", "b", "b"], layer=0)
     assert rec["i"].shape == (4, 12) and len(predicted) == 4
     x = np.eye(len(vocab), dtype=np.float32)[vocab.encode(["a", "a", "b", "b"])][:, None]  # (T, 1, V)
@@ -62,8 +54,8 @@ def test_a_file_that_is_not_a_checkpoint(capsys, tmp_path):
     assert "not a readable .npz checkpoint" in error_of(capsys, "--checkpoint", str(tmp_path / "text.npz"))
 
 
-def test_weights_that_do_not_match_their_description(checkpoint, capsys, tmp_path):
-    arrays, meta = load_checkpoint(checkpoint)
+def test_weights_that_do_not_match_their_description(small_checkpoint, capsys, tmp_path):
+    arrays, meta = load_checkpoint(small_checkpoint)
     meta["model"]["hidden_size"] = 20  # the weights are for 12
     save_checkpoint(tmp_path / "edited.npz", arrays, meta)
     err = error_of(capsys, "--checkpoint", str(tmp_path / "edited.npz"))
@@ -73,11 +65,11 @@ def test_weights_that_do_not_match_their_description(checkpoint, capsys, tmp_pat
     assert "missing ['fc.bias']" in error_of(capsys, "--checkpoint", str(tmp_path / "partial.npz"))
 
 
-def test_unknown_tokens_layer_and_text_models(checkpoint, capsys, tmp_path):
-    err = error_of(capsys, "--checkpoint", str(checkpoint), "--text", "a c")
+def test_unknown_tokens_layer_and_text_models(small_checkpoint, capsys, tmp_path):
+    err = error_of(capsys, "--checkpoint", str(small_checkpoint), "--text", "a c")
     assert "['c'] are not in the model's vocabulary" in err and "UNK EOS a b" in err
-    assert "--layer must be in [0, 0]" in error_of(capsys, "--checkpoint", str(checkpoint), "--layer", "1")
-    arrays, meta = load_checkpoint(checkpoint)
+    assert "--layer must be in [0, 0]" in error_of(capsys, "--checkpoint", str(small_checkpoint), "--layer", "1")
+    arrays, meta = load_checkpoint(small_checkpoint)
     save_checkpoint(tmp_path / "text.npz", arrays, meta | {"data": {"task": "text", "file": "poems.txt"}})
     assert "give --text" in error_of(capsys, "--checkpoint", str(tmp_path / "text.npz"))
 

@@ -18,6 +18,7 @@ from numpy_lstm.functional import (
     textbook_backward,
     textbook_forward,
 )
+from tests.strategies import random_layer_weights
 
 FLOATS = st.floats(-1e4, 1e4, allow_nan=False)
 
@@ -33,16 +34,6 @@ def test_sigmoid_bounds_symmetry_and_definition(a):
     np.testing.assert_allclose(s[moderate], 1 / (1 + np.exp(-a[moderate])), rtol=1e-14, atol=5e-16)
 
 
-def random_weights(rng, I, H, P, bias=True):
-    H_out = P or H
-    W_ih = rng.standard_normal((4 * H, I)) * 0.5
-    W_hh = rng.standard_normal((4 * H, H_out)) * 0.5
-    b_ih = rng.standard_normal(4 * H) if bias else None
-    b_hh = rng.standard_normal(4 * H) if bias else None
-    W_hr = rng.standard_normal((P, H)) * 0.5 if P else None
-    return W_ih, W_hh, b_ih, b_hh, W_hr
-
-
 @given(
     T=st.integers(1, 7), N=st.integers(1, 4), I=st.integers(1, 5), H=st.integers(1, 6),
     proj=st.booleans(), bias=st.booleans(), seed=st.integers(0, 10_000),
@@ -51,7 +42,7 @@ def test_fused_layer_equals_textbook_cell_loop(T, N, I, H, proj, bias, seed):
     rng = np.random.default_rng(seed)
     P = max(1, H - 1) if proj and H > 1 else 0
     H_out = P or H
-    W_ih, W_hh, b_ih, b_hh, W_hr = random_weights(rng, I, H, P, bias)
+    W_ih, W_hh, b_ih, b_hh, W_hr = random_layer_weights(rng, I, H, P, bias, scale=0.5)
     x = rng.standard_normal((T, N, I))
     h0, c0 = rng.standard_normal((N, H_out)), rng.standard_normal((N, H))
     y, h_n, c_n, cache = layer_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr)
@@ -72,7 +63,7 @@ def test_fused_layer_equals_textbook_cell_loop(T, N, I, H, proj, bias, seed):
 
 def test_one_step_layer_equals_one_cell_step():
     rng = np.random.default_rng(0)
-    W_ih, W_hh, b_ih, b_hh, W_hr = random_weights(rng, 3, 4, 2)
+    W_ih, W_hh, b_ih, b_hh, W_hr = random_layer_weights(rng, 3, 4, 2, scale=0.5)
     x = rng.standard_normal((1, 5, 3))
     h0, c0 = rng.standard_normal((5, 2)), rng.standard_normal((5, 4))
     y, h_n, c_n, cache = layer_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr)
@@ -103,7 +94,7 @@ def test_reverse_time_is_an_involution_within_lengths(T, N, seed):
 
 def test_no_cache_forward_gives_the_same_numbers():
     rng = np.random.default_rng(1)
-    W = random_weights(rng, 3, 4, 2)
+    W = random_layer_weights(rng, 3, 4, 2, scale=0.5)
     x = rng.standard_normal((6, 2, 3))
     h0, c0 = rng.standard_normal((2, 2)), rng.standard_normal((2, 4))
     lengths = np.array([6, 3])
@@ -118,7 +109,7 @@ def test_no_cache_forward_gives_the_same_numbers():
 def test_huge_inputs_stay_finite_without_warnings(dtype):
     """Inputs of magnitude 1e4 saturate the gates; nothing overflows (RuntimeWarning is an error)."""
     rng = np.random.default_rng(2)
-    W = [w.astype(dtype) if w is not None else None for w in random_weights(rng, 3, 4, 0)]
+    W = [w.astype(dtype) if w is not None else None for w in random_layer_weights(rng, 3, 4, 0, scale=0.5)]
     x = (rng.standard_normal((5, 2, 3)) * 1e4).astype(dtype)
     h0, c0 = np.zeros((2, 4), dtype), np.zeros((2, 4), dtype)
     y, h_n, c_n, cache = layer_forward(x, h0, c0, *W)

@@ -16,6 +16,7 @@ from numpy_lstm.functional import (
     textbook_forward,
 )
 from numpy_lstm.functional.inference import inference_forward
+from tests.strategies import random_layer_weights
 
 
 @pytest.mark.parametrize("chunk_steps", [1, 2, 3, 100])
@@ -28,9 +29,7 @@ def test_chunked_layer_equals_textbook(monkeypatch: pytest.MonkeyPatch, chunk_st
     step_bytes = N * 4 * H * 8  # float64 gates of one step
     monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(layer, "_DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
-    W_ih, W_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H_out))
-    b_ih, b_hh = rng.standard_normal(4 * H), rng.standard_normal(4 * H)
-    W_hr = rng.standard_normal((P, H)) if P else None
+    W_ih, W_hh, b_ih, b_hh, W_hr = random_layer_weights(rng, I, H, P)
     x = rng.standard_normal((T, N, I))  # (T, N, I)
     h0, c0 = rng.standard_normal((N, H_out)), rng.standard_normal((N, H))
     y, h_n, c_n, cache = layer_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, W_hr)
@@ -68,12 +67,7 @@ def test_chunked_layer_with_lengths_matches_unchunked(
 ) -> None:
     rng = np.random.default_rng(7)
     T, N, I, H = 9, 4, 3, 4
-    W = (
-        rng.standard_normal((4 * H, I)),
-        rng.standard_normal((4 * H, H)),
-        rng.standard_normal(4 * H),
-        rng.standard_normal(4 * H),
-    )
+    W = random_layer_weights(rng, I, H)[:4]  # W_ih, W_hh, b_ih, b_hh
     x = rng.standard_normal((T, N, I))
     h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
     lengths = np.array([9, 2, 5, 1])
@@ -100,8 +94,7 @@ def test_feature_major_inference_equals_textbook(
     rng = np.random.default_rng(11)
     T, N, I, H = 8, 3, 4, 5
     monkeypatch.setattr(inference, "_CHUNK_BYTES", chunk_steps * 4 * H * N * np.dtype(dtype).itemsize)
-    W_ih, W_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H))
-    b_ih, b_hh = (rng.standard_normal(4 * H), rng.standard_normal(4 * H)) if bias else (None, None)
+    W_ih, W_hh, b_ih, b_hh, _ = random_layer_weights(rng, I, H, bias=bias)
     x = rng.standard_normal((T, N, I))
     h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
     ref = textbook_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)[:3]

@@ -95,28 +95,21 @@ def test_the_new_modules_import_neither_torch_nor_matplotlib():
     assert out.strip() == "[]"
 
 
-@pytest.fixture(scope="module")
-def trained_checkpoint(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train")
-    assert main(["train", "--out", str(out), "--epochs", "3", "--hidden-size", "12", "--samples", "0"]) == 0
-    return out / "checkpoint.npz"
-
-
-def test_gradflow_of_a_trained_model(trained_checkpoint, tmp_path, capsys):
+def test_gradflow_of_a_trained_model(small_checkpoint, tmp_path, capsys):
     from numpy_lstm.cli_gradflow import trained_flow
 
-    flow, lstm, read = trained_flow(str(trained_checkpoint), steps=20, seed=0, batch=2)
+    flow, lstm, read = trained_flow(str(small_checkpoint), steps=20, seed=0, batch=2)
     assert read == "a^10 b^10" and lstm.hidden_size == 12
     assert flow.dh_norm.shape == flow.dc_norm.shape == (20,) and np.all(np.isfinite(flow.dc_norm))
     capsys.readouterr()
-    assert main(["gradflow", "--checkpoint", str(trained_checkpoint), "--steps", "20", "--out", str(tmp_path)]) == 0
+    assert main(["gradflow", "--checkpoint", str(small_checkpoint), "--steps", "20", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "trained (checkpoint.npz)" in out and "PyTorch's init (f ≈ 0.5), untrained" in out
     assert (tmp_path / "gradflow.png").read_bytes()[:8] == PNG_MAGIC
 
 
-def test_gradflow_checkpoint_errors(trained_checkpoint, tmp_path, capsys):
+def test_gradflow_checkpoint_errors(small_checkpoint, tmp_path, capsys):
     assert main(["gradflow", "--checkpoint", str(tmp_path / "none.npz"), "--out", str(tmp_path)]) == 2
     assert "--checkpoint: checkpoint not found" in capsys.readouterr().err
-    assert main(["gradflow", "--checkpoint", str(trained_checkpoint), "--hidden", "8", "--out", str(tmp_path)]) == 2
+    assert main(["gradflow", "--checkpoint", str(small_checkpoint), "--hidden", "8", "--out", str(tmp_path)]) == 2
     assert "--hidden and --vocab come from the checkpoint" in capsys.readouterr().err
