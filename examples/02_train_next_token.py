@@ -6,19 +6,19 @@
 # is the built-in `a a ... a b b ... b EOS` language (`k` a's then `k` b's, `k` from 1 to 9):
 # after the first `b` the model must *count* to know when to say `EOS`.
 #
-# Everything here is the app's own code (`numpy_lstm.app`), the same that `numpy-lstm train`
+# Everything here is the app's own code (`numpy_lstm_app`), the same that `numpy-lstm train`
 # runs; this script just calls it step by step so you can look at each piece.
 
 # %%
 import numpy as np
 
-from numpy_lstm.app.backend import NumpyBackend, OptimConfig
-from numpy_lstm.app.data import accuracy_ceiling, best_accuracy_on, make_batch, make_batches, one_hot
-from numpy_lstm.app.dataset import DataConfig, build_dataset
-from numpy_lstm.app.model import ModelConfig, NextTokenModel
-from numpy_lstm.app.train import TrainConfig, evaluate, fit, new_history, sample_predictions
 from numpy_lstm.introspect import record_gates
 from numpy_lstm.pictures import plot_gates
+from numpy_lstm_app.backend import NumpyBackend, OptimConfig
+from numpy_lstm_app.data import accuracy_ceiling, best_accuracy_on, make_batch, make_batches, one_hot
+from numpy_lstm_app.dataset import DataConfig, build_dataset
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.train import TrainConfig, evaluate, fit, new_history, sample_predictions
 
 data = build_dataset(DataConfig(seed=0))  # 200 sequences, split train / validation / test
 train, val, test = data.encoded

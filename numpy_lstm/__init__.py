@@ -10,9 +10,12 @@ Where things live:
 - :class:`numpy_lstm.Linear`, :func:`numpy_lstm.cross_entropy`, :func:`numpy_lstm.softmax`,
   :class:`numpy_lstm.SGD`, :class:`numpy_lstm.Adam`, :func:`numpy_lstm.clip_grad_norm`
   the rest of a model and its training, matching ``torch.nn`` / ``torch.optim``
-- :mod:`numpy_lstm.app`         the next-token predictor and ``numpy-lstm train``
 - :mod:`numpy_lstm.introspect`  every gate and every state gradient of a model, step by step;
   :mod:`numpy_lstm.pictures` draws them (``numpy-lstm gates``, ``numpy-lstm gradflow``)
+
+This package imports NumPy only (matplotlib lazily, inside the picture code).  The PyTorch twin is
+the package ``torch_ref``; the next-token app and the ``numpy-lstm`` command line are
+``numpy_lstm_app``; the benchmark harness is ``benchmarks``.
 """
 
 from numpy_lstm.clip import clip_grad_norm

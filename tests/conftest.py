@@ -30,7 +30,7 @@ settings.load_profile(os.environ.get("NUMPY_LSTM_HYPOTHESIS_PROFILE", "dev"))
 def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint of a small next-token model (3 epochs, hidden 12) made once by ``numpy-lstm
     train``, shared read-only by the tests of the commands that load checkpoints."""
-    from numpy_lstm.cli import main
+    from numpy_lstm_app.cli import main
 
     out = tmp_path_factory.mktemp("train")
     assert main(["train", "--out", str(out), "--epochs", "3", "--hidden-size", "12", "--samples", "0"]) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numpy_lstm.functional.ablation import VARIANTS
+from benchmarks.variants import VARIANTS
 from tests.strategies import random_layer_weights
 
 

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numpy_lstm.app.data import (
+from numpy_lstm.losses import IGNORE_INDEX
+from numpy_lstm_app.data import (
     EOS,
     UNK,
     Vocabulary,
@@ -25,8 +26,7 @@ from numpy_lstm.app.data import (
     synthetic_sequences,
     text_sequences,
 )
-from numpy_lstm.app.dataset import DataConfig, build_dataset
-from numpy_lstm.losses import IGNORE_INDEX
+from numpy_lstm_app.dataset import DataConfig, build_dataset
 
 
 @settings(deadline=None)

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numpy_lstm import no_grad
-from numpy_lstm.app.data import one_hot
-from numpy_lstm.app.model import ModelConfig, NextTokenModel
 from numpy_lstm.losses import IGNORE_INDEX, cross_entropy, cross_entropy_backward
-from torch_ref.model import net_from_numpy, numpy_from_net, stacked_net_from_numpy
+from numpy_lstm_app.data import one_hot
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.torch_model import net_from_numpy, numpy_from_net, stacked_net_from_numpy
 
 
 def _batch(rng: np.random.Generator, T: int, N: int, V: int):

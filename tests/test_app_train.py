@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numpy_lstm.app.backend import NumpyBackend, OptimConfig
-from numpy_lstm.app.checkpoint import load_checkpoint, save_checkpoint
-from numpy_lstm.app.data import best_accuracy_on, make_batches
-from numpy_lstm.app.dataset import DataConfig, build_dataset
-from numpy_lstm.app.model import ModelConfig, NextTokenModel
-from numpy_lstm.app.train import METRICS, Diverged, TrainConfig, evaluate, fit, new_history
-from torch_ref.train_backend import TorchBackend
+from numpy_lstm_app.backend import NumpyBackend, OptimConfig
+from numpy_lstm_app.checkpoint import load_checkpoint, save_checkpoint
+from numpy_lstm_app.data import best_accuracy_on, make_batches
+from numpy_lstm_app.dataset import DataConfig, build_dataset
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.torch_backend import TorchBackend
+from numpy_lstm_app.train import METRICS, Diverged, TrainConfig, evaluate, fit, new_history
 
 SMALL = DataConfig(sequences=48, k_min=1, k_max=5, seed=3)
 

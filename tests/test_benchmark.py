@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpy_lstm.cli import build_parser, main
-from numpy_lstm.cli_bench import add_arguments
-from torch_ref.benchmark import cases, configs, flops, memory
-from torch_ref.benchmark import main as bench_main
+from benchmarks import cases, configs, flops, memory
+from benchmarks import main as bench_main
+from benchmarks.options import add_arguments
+from numpy_lstm_app.cli import build_parser, main
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -102,21 +102,22 @@ def test_cli_registers_bench_and_reports_bad_options(capsys: pytest.CaptureFixtu
 
 
 def test_numpy_lstm_cli_does_not_import_torch() -> None:
-    code = "import sys, numpy_lstm.cli; numpy_lstm.cli.build_parser(); print('torch' in sys.modules)"
+    code = "import sys, numpy_lstm_app.cli; numpy_lstm_app.cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-SCRIPTS = [("bench_lstm.py", "grid"), ("ablation.py", "ablation"), ("scale.py", "scale")]
-
-
-@pytest.mark.parametrize("script, what", SCRIPTS)
-def test_benchmark_scripts_run_from_a_checkout(tmp_path: Path, script: str, what: str) -> None:
-    """Each script is `numpy-lstm bench --what <its part>`: --help names the part it defaults to."""
-    root = Path(__file__).resolve().parent.parent
+@pytest.mark.slow
+def test_python_m_benchmarks_runs_the_grid_and_writes_its_files(tmp_path: Path) -> None:
+    """``python -m benchmarks`` is the same run as ``numpy-lstm bench``: it times, prints, writes."""
+    out = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / script), "--help"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "benchmarks", "--quick", "--no-memory", "--dtype", "float64",
+         "--mode", "train", "--config", "tiny", "--out", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert f"numpy-lstm bench --what {what}" in done.stdout
+    rows = json.loads((out / "grid.json").read_text())["rows"]
+    assert [(r["config"], r["dtype"], r["mode"]) for r in rows] == [("tiny", "float64", "train")]
+    assert rows[0]["numpy_ms"] > 0 and rows[0]["torch_ms"] > 0
+    assert "tiny" in done.stdout

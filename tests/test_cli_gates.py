@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpy_lstm.app.checkpoint import load_checkpoint, save_checkpoint
-from numpy_lstm.cli import main
-from numpy_lstm.cli_gates import load_trained, trace
+from numpy_lstm_app.checkpoint import load_checkpoint, save_checkpoint
+from numpy_lstm_app.cli import main
+from numpy_lstm_app.cli.gates import load_trained, trace
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

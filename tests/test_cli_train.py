@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpy_lstm.cli import main
+from numpy_lstm_app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--sequences", "40", "--hidden-size", "8", "--samples", "1"]
@@ -24,12 +24,12 @@ def _train(tmp: Path, *args: str, out: str = "out") -> tuple[int, dict]:
 
 
 def test_default_command_end_to_end(tmp_path: Path) -> None:
-    """``python -m numpy_lstm train`` with no arguments, in a fresh directory; torch stays unimported."""
+    """``python -m numpy_lstm_app train`` with no arguments, in a fresh directory; torch stays unimported."""
     code = (
         "import runpy, sys\n"
         "sys.argv = ['numpy-lstm', 'train']\n"
         "try:\n"
-        "    runpy.run_module('numpy_lstm', run_name='__main__')\n"
+        "    runpy.run_module('numpy_lstm_app', run_name='__main__')\n"
         "finally:\n"
         "    assert 'torch' not in sys.modules, 'the numpy backend imported torch'\n"
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from numpy_lstm.cli import main
+from numpy_lstm_app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))

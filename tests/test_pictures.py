@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numpy_lstm.cli import main
-from numpy_lstm.cli_gradflow import gradient_flow
 from numpy_lstm.introspect import set_forget_bias
 from numpy_lstm.lstm import LSTM
 from numpy_lstm.pictures import plot_gates
+from numpy_lstm_app.cli import main
+from numpy_lstm_app.cli.gradflow import gradient_flow
 from tests.test_introspect import torch_state_grads
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -86,8 +86,9 @@ def test_the_new_modules_import_neither_torch_nor_matplotlib():
 
     root = Path(__file__).resolve().parent.parent
 
-    code = ("import sys, numpy_lstm.introspect, numpy_lstm.pictures, numpy_lstm.cli_gates, numpy_lstm.cli_gradflow; "
-            "from numpy_lstm.cli import build_parser; build_parser(); "
+    code = ("import sys, numpy_lstm.introspect, numpy_lstm.pictures, "
+            "numpy_lstm_app.cli.gates, numpy_lstm_app.cli.gradflow; "
+            "from numpy_lstm_app.cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
     env = dict(os.environ, PYTHONPATH=str(root))
     out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
@@ -96,7 +97,7 @@ def test_the_new_modules_import_neither_torch_nor_matplotlib():
 
 
 def test_gradflow_of_a_trained_model(small_checkpoint, tmp_path, capsys):
-    from numpy_lstm.cli_gradflow import trained_flow
+    from numpy_lstm_app.cli.gradflow import trained_flow
 
     flow, lstm, read = trained_flow(str(small_checkpoint), steps=20, seed=0, batch=2)
     assert read == "a^10 b^10" and lstm.hidden_size == 12

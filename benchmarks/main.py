@@ -1,4 +1,4 @@
-"""Entry point shared by ``numpy-lstm bench`` and ``benchmarks/*.py``: run, print, write files."""
+"""Entry point shared by ``numpy-lstm bench`` and ``python -m benchmarks``: run, print, write files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from torch_ref.benchmark import ablation, configs, grid, report, scale, targets, timing
+from benchmarks import ablation, configs, grid, report, scale, targets, timing
 
 SCALE_CONFIG = configs.BenchConfig("scale", 0, 16, 64, 128)  # N, I, H of the scale study
 ABLATION_CONFIGS = ("small", "medium")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torch_ref.benchmark.report import Row
+from benchmarks.report import Row
 
 
 def check(rows: list[Row]) -> list[tuple[str, bool | None, str]]:

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from numpy_lstm.app.data import (
+from numpy_lstm_app.data import (
     Splits,
     Vocabulary,
     encode_split,

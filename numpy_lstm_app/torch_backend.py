@@ -1,5 +1,5 @@
-"""The PyTorch backend of the training loop: :class:`torch_ref.model.Net`, ``torch.optim`` and
-``clip_grad_norm_``, behind the same interface as :class:`numpy_lstm.app.backend.NumpyBackend`.
+"""The PyTorch backend of the training loop: :class:`numpy_lstm_app.torch_model.Net`, ``torch.optim`` and
+``clip_grad_norm_``, behind the same interface as :class:`numpy_lstm_app.backend.NumpyBackend`.
 
 It uses CUDA when available (``device="auto"``), CPU otherwise.  Its checkpoint state is written
 in the NumPy optimisers' format (``optim.steps``, ``optim.exp_avg.<param>``, ...) and read back
@@ -14,11 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from numpy_lstm.app.backend import OptimConfig, StepResult
-from numpy_lstm.app.data import Batch, one_hot
-from numpy_lstm.app.model import NextTokenModel
 from numpy_lstm.losses import IGNORE_INDEX
-from torch_ref.model import Net, StackedNet, net_from_numpy, stacked_net_from_numpy
+from numpy_lstm_app.backend import OptimConfig, StepResult
+from numpy_lstm_app.data import Batch, one_hot
+from numpy_lstm_app.model import NextTokenModel
+from numpy_lstm_app.torch_model import Net, StackedNet, net_from_numpy, stacked_net_from_numpy
 
 MaskSource = Callable[[], list[np.ndarray | None]]
 

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from numpy_lstm.app.backend import Backend, NumpyBackend, OptimConfig
-from numpy_lstm.app.checkpoint import atomic_write, load_checkpoint, mismatches, save_checkpoint
-from numpy_lstm.app.data import SPECIALS, accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
-from numpy_lstm.app.dataset import DataConfig, Dataset, build_dataset
-from numpy_lstm.app.model import ModelConfig, NextTokenModel
-from numpy_lstm.app.plots import plot_history
-from numpy_lstm.app.train import Diverged, TrainConfig, evaluate, fit, new_history, sample_predictions
-from numpy_lstm.cli import CLIError
+from numpy_lstm_app.backend import Backend, NumpyBackend, OptimConfig
+from numpy_lstm_app.checkpoint import atomic_write, load_checkpoint, mismatches, save_checkpoint
+from numpy_lstm_app.cli import CLIError
+from numpy_lstm_app.data import SPECIALS, accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
+from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.plots import plot_history
+from numpy_lstm_app.train import Diverged, TrainConfig, evaluate, fit, new_history, sample_predictions
 
 CHECKPOINT, METRICS, PLOT = "checkpoint.npz", "metrics.json", "loss.png"
 
@@ -181,7 +181,7 @@ def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: Optim
             backends.append(NumpyBackend(model, optim))
             continue
         try:
-            from torch_ref.train_backend import TorchBackend  # torch only when asked for
+            from numpy_lstm_app.torch_backend import TorchBackend  # torch only when asked for
         except ImportError as err:
             raise CLIError(f"--backend {args.backend} needs PyTorch ({err}); pip install 'numpy-lstm[torch]'") from None
         try:

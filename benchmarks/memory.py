@@ -10,7 +10,7 @@ current ``VmRSS``), run the real call once, and report ``VmHWM - VmRSS_before``.
 call is measured, so nothing freed by an earlier call of the same size hides in the allocators'
 caches.  Linux only (``/proc``); elsewhere the result is None.
 
-Run as ``python -m torch_ref.benchmark.memory '<json>'``; the NumPy child never imports torch.
+Run as ``python -m benchmarks.memory '<json>'``; the NumPy child never imports torch.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _build(spec: dict[str, Any], T: int, N: int) -> Any:
         return call
     import torch
 
-    from torch_ref.benchmark.cases import onednn
+    from benchmarks.cases import onednn
     from torch_ref.bridge import to_torch
 
     t = to_torch(m)
@@ -109,7 +109,7 @@ def measure(spec: dict[str, Any], timeout_s: float = 600.0) -> float | None:
     if not sys.platform.startswith("linux"):
         return None
     proc = subprocess.run(
-        [sys.executable, "-m", "torch_ref.benchmark.memory", json.dumps(spec)],
+        [sys.executable, "-m", "benchmarks.memory", json.dumps(spec)],
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from numpy_lstm.app.backend import NumpyBackend, OptimConfig
-from numpy_lstm.app.checkpoint import load_checkpoint
-from numpy_lstm.app.data import Vocabulary, one_hot
-from numpy_lstm.app.dataset import DataConfig, build_dataset
-from numpy_lstm.app.model import ModelConfig, NextTokenModel
-from numpy_lstm.app.train import TrainConfig, fit, new_history
-from numpy_lstm.cli import CLIError
 from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.introspect import record_gates
+from numpy_lstm_app.backend import NumpyBackend, OptimConfig
+from numpy_lstm_app.checkpoint import load_checkpoint
+from numpy_lstm_app.cli import CLIError
+from numpy_lstm_app.data import Vocabulary, one_hot
+from numpy_lstm_app.dataset import DataConfig, build_dataset
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.train import TrainConfig, fit, new_history
 
 
 def load_trained(path: str | Path) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""``Net``: the PyTorch twin of :class:`numpy_lstm.app.model.NextTokenModel` (the corrected classic).
+"""``Net``: the PyTorch twin of :class:`numpy_lstm_app.model.NextTokenModel` (the corrected classic).
 
 The classic next-token ``Net`` had an LSTM, a Linear without bias, and a softmax before the loss;
 it fed batch-first tensors to a seq-first LSTM.  This one says its layout (``batch_first=False``:
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from numpy_lstm.app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
 from torch_ref.bridge import torch_dtype
 from torch_ref.masked_lstm import run_lstm
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import numpy_lstm
-from torch_ref.benchmark.configs import BenchConfig
+from benchmarks.configs import BenchConfig
 from torch_ref.bridge import to_torch
 
 SIDES = ("numpy", "torch", "torch-native")

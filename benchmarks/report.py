@@ -1,6 +1,6 @@
 """Reports: the table on stdout, ``<name>.json``, ``<name>.csv`` and ``<name>.png`` in ``--out``.
 
-A row is a flat dict (see :func:`torch_ref.benchmark.grid.run_row`); the JSON file also holds the
+A row is a flat dict (see :func:`benchmarks.grid.run_row`); the JSON file also holds the
 run's metadata (machine, versions, threads, BLAS kernel, matmul peaks, FLOP model, command).
 """
 

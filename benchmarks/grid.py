@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 import numpy_lstm
-from torch_ref.benchmark import cases, flops, memory, timing
-from torch_ref.benchmark.configs import BenchConfig
-from torch_ref.benchmark.report import Row
+from benchmarks import cases, flops, memory, timing
+from benchmarks.configs import BenchConfig
+from benchmarks.report import Row
 
 
 def cpu_name() -> str:

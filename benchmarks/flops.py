@@ -14,7 +14,7 @@ the measured time, so elementwise time counts against the GFLOP/s.
 
 from __future__ import annotations
 
-from torch_ref.benchmark.configs import BenchConfig
+from benchmarks.configs import BenchConfig
 
 
 def forward_flops(cfg: BenchConfig) -> int:

@@ -8,7 +8,7 @@ Equations (``T`` steps, ``N`` sequences, ``V`` vocabulary, ``H_out`` = proj_size
     loss    = cross_entropy(logits, targets)            mean over real tokens only
 
 The layout is seq-first, explicitly (``batch_first=False``).  Parameters are named as in the
-``state_dict`` of the PyTorch twin (:class:`torch_ref.model.Net`): ``lstm.weight_ih_l0``, ...,
+``state_dict`` of the PyTorch twin (:class:`numpy_lstm_app.torch_model.Net`): ``lstm.weight_ih_l0``, ...,
 ``fc.weight``, ``fc.bias``; the arrays are those of the submodules (shared, not copied).
 """
 

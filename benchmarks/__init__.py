@@ -8,8 +8,11 @@ One job per module:
 - :mod:`.cases`     the callables timed on each side, and the check that their results are equal
 - :mod:`.memory`    peak memory of one call, measured in a fresh subprocess per (config, side)
 - :mod:`.report`    the table on stdout, JSON, CSV and the PNG plot
-- :mod:`.grid`      the main benchmark; :mod:`.ablation` and :mod:`.scale` the two studies
-- :mod:`.main`      the entry point shared by ``numpy-lstm bench`` and ``benchmarks/*.py``
+- :mod:`.grid`      the main benchmark; :mod:`.ablation` and :mod:`.scale` the two studies;
+  :mod:`.variants` the ablation's variants of the layer (pure NumPy)
+- :mod:`.main`      the run itself, shared by ``numpy-lstm bench`` and ``python -m benchmarks``;
+  :mod:`.options` declares their options
 
-This package imports torch; ``numpy_lstm`` never imports it (see DESIGN.md).
+This package imports numpy_lstm, torch_ref and torch; nothing below it imports it, and it never
+imports the app (``tests/test_layers.py``).  Results of a committed run are in ``benchmarks/results/``.
 """

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from numpy_lstm.app.backend import Backend, StepResult
-from numpy_lstm.app.data import Batch, Vocabulary, make_batches
+from numpy_lstm_app.backend import Backend, StepResult
+from numpy_lstm_app.data import Batch, Vocabulary, make_batches
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 

@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from numpy_lstm.cli import CLIError
 from numpy_lstm.introspect import set_forget_bias, state_gradients
 from numpy_lstm.lstm import LSTM
+from numpy_lstm_app.cli import CLIError
 
 
 class GradFlow(NamedTuple):
@@ -71,7 +71,7 @@ def trained_flow(path: str, steps: int, seed: int, batch: int) -> tuple[GradFlow
     The input is the task's own kind of sequence when there is one (``a^k b^k`` with ``2k = T``),
     else random tokens of the model's vocabulary.  Returns the flow, the LSTM and what it read.
     """
-    from numpy_lstm.cli_gates import load_trained  # the app, only when a checkpoint is asked for
+    from numpy_lstm_app.cli.gates import load_trained  # the app, only when a checkpoint is asked for
 
     try:
         model, vocab, meta = load_trained(path)

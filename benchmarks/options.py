@@ -1,20 +1,15 @@
-"""``numpy-lstm bench``: NumPy against PyTorch on the CPU (the benchmark lives in ``torch_ref``).
+"""The benchmark's command-line options, declared once for ``numpy-lstm bench`` and ``python -m benchmarks``.
 
-This module only declares the command line; it imports no torch.  ``func`` imports
-``torch_ref.benchmark`` when the command runs, and a missing torch becomes a one-line error.
+Imports neither torch nor the timing code, so ``numpy-lstm --help`` stays fast and works without torch.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from numpy_lstm.cli import CLIError
-
-HELP = "benchmark numpy_lstm.LSTM against torch.nn.LSTM (needs numpy-lstm[bench])"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The benchmark's options, shared by ``numpy-lstm bench`` and ``benchmarks/*.py``."""
+    """The benchmark's options, shared by ``numpy-lstm bench`` and ``python -m benchmarks``."""
     p.add_argument(
         "--what",
         choices=["grid", "ablation", "scale", "all"],
@@ -54,25 +49,3 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder for the JSON, CSV and PNG files (default ./bench-results)",
     )
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        import threadpoolctl  # noqa: F401
-        import torch  # noqa: F401
-
-        from torch_ref.benchmark.main import run_benchmark
-    except ImportError as err:
-        raise CLIError(
-            f"{err}; the benchmark needs torch and threadpoolctl: pip install 'numpy-lstm[bench]'"
-        ) from err
-    try:
-        return run_benchmark(args)
-    except ValueError as err:
-        raise CLIError(str(err)) from err
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench", help=HELP, description=HELP)
-    add_arguments(p)
-    p.set_defaults(func=run)

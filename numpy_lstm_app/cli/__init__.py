@@ -1,4 +1,4 @@
-"""Command line: ``numpy-lstm <command>`` (also ``python -m numpy_lstm``).
+"""Command line: ``numpy-lstm <command>`` (also ``python -m numpy_lstm_app``).
 
 Each command lives in its own module, which provides ``register(subparsers)``: it adds its
 sub-parser and sets ``func`` (``args -> exit code``).  Commands that need torch import it inside
@@ -13,10 +13,10 @@ import sys
 
 # One line per command module, in the order they appear in --help.
 _COMMAND_MODULES: list[str] = [
-    "numpy_lstm.app.cli_train",
-    "numpy_lstm.cli_bench",
-    "numpy_lstm.cli_gates",
-    "numpy_lstm.cli_gradflow",
+    "numpy_lstm_app.cli.train",
+    "numpy_lstm_app.cli.bench",
+    "numpy_lstm_app.cli.gates",
+    "numpy_lstm_app.cli.gradflow",
 ]
 
 

@@ -1,9 +1,9 @@
 """The backend interface the training loop drives, and its NumPy implementation.
 
-A backend owns a model and an optimiser and does three things with a :class:`~numpy_lstm.app.data.Batch`:
+A backend owns a model and an optimiser and does three things with a :class:`~numpy_lstm_app.data.Batch`:
 a training step, an evaluation (no gradients, no dropout) and a prediction.  The loop
-(:mod:`numpy_lstm.app.train`) never looks inside, so one loop drives NumPy, PyTorch, or both in
-lockstep.  The PyTorch backend is :class:`torch_ref.train_backend.TorchBackend`.
+(:mod:`numpy_lstm_app.train`) never looks inside, so one loop drives NumPy, PyTorch, or both in
+lockstep.  The PyTorch backend is :class:`numpy_lstm_app.torch_backend.TorchBackend`.
 
 Checkpoint state is backend-neutral: ``{"model.<torch name>": array, "optim.<key>": array}`` with
 the NumPy optimisers' keys (``steps``, ``exp_avg.<param>``, ...), so a checkpoint written by one
@@ -16,12 +16,12 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from numpy_lstm.app.data import Batch, one_hot
-from numpy_lstm.app.model import ModelConfig, NextTokenModel
 from numpy_lstm.clip import clip_grad_norm
 from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.losses import cross_entropy, cross_entropy_backward
 from numpy_lstm.optim import SGD, Adam, Optimizer
+from numpy_lstm_app.data import Batch, one_hot
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
 
 
 class OptimConfig(NamedTuple):
@@ -110,7 +110,7 @@ class NumpyBackend:
     def dropout_masks(self) -> list[np.ndarray | None]:
         """The dropout masks of the last training forward, one per layer (None: no dropout there).
 
-        A twin that cannot draw the same masks replays these (``torch_ref.train_backend``).
+        A twin that cannot draw the same masks replays these (``numpy_lstm_app.torch_backend``).
         """
         record = self.model.lstm._record
         if record is None:

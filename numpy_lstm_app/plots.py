@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from numpy_lstm.app.checkpoint import atomic_write
+from numpy_lstm_app.checkpoint import atomic_write
 
 
 def plot_history(history: dict[str, Any], path: str | Path, title: str = "") -> None:
     """Training and validation loss (left) and token accuracy (right) per epoch, for every backend.
 
-    ``history`` as made by :func:`numpy_lstm.app.train.new_history`; optional ``loss_floor`` and
+    ``history`` as made by :func:`numpy_lstm_app.train.new_history`; optional ``loss_floor`` and
     ``accuracy_ceiling`` entries are drawn as dotted lines (the best any model could do).
     """
     from matplotlib.figure import Figure
