@@ -52,27 +52,13 @@ def _keys(lstm: LSTM) -> list[str]:
 
 
 def _weights(lstm: LSTM, key: str) -> tuple[np.ndarray | None, ...]:
-    p = lstm.params
-    return (p[f"weight_ih_{key}"], p[f"weight_hh_{key}"], p.get(f"bias_ih_{key}"),
-            p.get(f"bias_hh_{key}"), p.get(f"weight_hr_{key}"))
-
-
-def _seq_first(lstm: LSTM, x: Any, hx: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``x`` as ``(T, N, I)`` and the initial states ``(D*L, N, ·)``, with the module's own checks."""
-    x = _checks.as_float_array(x, "LSTM input", lstm.dtype)
-    lstm._check_input(x)  # the same errors as lstm(x), layout mistakes included
-    unbatched = x.ndim == 2
-    if unbatched:
-        x = x[:, None, :]  # (T, 1, I)
-    elif lstm.batch_first:
-        x = x.transpose(1, 0, 2)  # (T, N, I)
-    h0, c0 = lstm._initial_state(hx, x.shape[1], unbatched)  # (D*L, N, H_out), (D*L, N, H)
-    return x, h0, c0, unbatched
+    k, _, direction = key[1:].partition("_")
+    return tuple(lstm.layer_weights(int(k), reverse=direction == "reverse"))
 
 
 def _forward(lstm: LSTM, x: Any, hx: Any) -> dict[str, _Run]:
     """Run every layer and direction step by step with the readable cell."""
-    x, h0, c0, _ = _seq_first(lstm, x, hx)
+    x, h0, c0, _ = lstm.prepare_input(x, hx)  # the module's own checks and layout
     runs: dict[str, _Run] = {}
     layer_in = x  # (T, N, I_k)
     keys = _keys(lstm)

@@ -34,6 +34,16 @@ from numpy_lstm.module import Module
 State = tuple[np.ndarray, np.ndarray]
 
 
+class LayerWeights(NamedTuple):
+    """One direction of one layer's parameters, PyTorch's names without the ``_l{k}`` suffix."""
+
+    weight_ih: np.ndarray  # (4H, I_k)
+    weight_hh: np.ndarray  # (4H, H_out)
+    bias_ih: np.ndarray | None  # (4H,)
+    bias_hh: np.ndarray | None  # (4H,)
+    weight_hr: np.ndarray | None  # (P, H)
+
+
 class _Record(NamedTuple):
     """What :meth:`LSTM.backward` needs from the last forward call."""
 
@@ -120,14 +130,16 @@ class LSTM(Module):
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
 
-    def _weights(self, k: int, suffix: str) -> tuple[np.ndarray | None, ...]:
+    def layer_weights(self, k: int, reverse: bool = False) -> LayerWeights:
+        """The parameters of layer ``k``, one direction, in PyTorch's layout (the arrays, not copies)."""
+        suffix = f"l{k}_reverse" if reverse else f"l{k}"
         p = self.params
-        return (
-            p[f"weight_ih_l{k}{suffix}"],
-            p[f"weight_hh_l{k}{suffix}"],
-            p.get(f"bias_ih_l{k}{suffix}"),
-            p.get(f"bias_hh_l{k}{suffix}"),
-            p.get(f"weight_hr_l{k}{suffix}"),
+        return LayerWeights(
+            p[f"weight_ih_{suffix}"],
+            p[f"weight_hh_{suffix}"],
+            p.get(f"bias_ih_{suffix}"),
+            p.get(f"bias_hh_{suffix}"),
+            p.get(f"weight_hr_{suffix}"),
         )
 
     def __repr__(self) -> str:
@@ -218,6 +230,36 @@ class LSTM(Module):
             raise ValueError(f"lengths must be in [1, seq_len={T}], got min {arr.min()}, max {arr.max()}")
         return arr
 
+    def prepare_input(self, x: Any, hx: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Check ``x`` and ``hx`` as ``forward`` does and bring them to the layout the layers run on.
+
+        Returns ``x (T, N, I)`` seq-first, ``h0 (D*L, N, H_out)``, ``c0 (D*L, N, H)`` and whether the
+        input was unbatched (then ``N = 1``).  Every error is the one ``forward`` raises.
+        """
+        x = _checks.as_float_array(x, "LSTM input", self.dtype)
+        self._check_input(x)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]  # (T, 1, I)
+        elif self.batch_first:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, I)
+        h0, c0 = self._initial_state(hx, x.shape[1], unbatched)  # (D*L, N, H_out), (D*L, N, H)
+        return x, h0, c0, unbatched
+
+    @property
+    def dropout_masks(self) -> list[np.ndarray | None]:
+        """The dropout masks the last forward applied, one per layer: ``masks[k]`` multiplied layer
+        ``k``'s output ``(T, N, D*H_out)`` (seq-first, the ``1 / (1 - p)`` scale included), or None
+        where no dropout was applied (the last layer, eval mode, ``dropout=0``).
+
+        This is what a twin needs to replay the same dropout (``torch_ref.MaskedDropoutLSTM``).
+        ``RuntimeError`` before any forward, or after a forward under ``no_grad`` (it kept nothing).
+        """
+        if self._record is None:
+            why = "ran under numpy_lstm.no_grad() and kept nothing" if self._ran_forward else "has not run yet"
+            raise RuntimeError(f"LSTM.dropout_masks: the forward pass {why}, so there are no masks to read")
+        return list(self._record.masks)
+
     # --- forward ---------------------------------------------------------------------------------
     def __call__(self, x: Any, hx: Any = None, lengths: Any = None) -> tuple[np.ndarray, State]:
         return self.forward(x, hx, lengths)
@@ -230,15 +272,8 @@ class LSTM(Module):
         ``output`` is ``(T, N, D*H_out)`` in the input's layout; ``h_n`` is ``(D*L, N, H_out)`` and
         ``c_n`` is ``(D*L, N, H)``, without the ``N`` axis for unbatched input.
         """
-        x = _checks.as_float_array(x, "LSTM input", self.dtype)
-        self._check_input(x)
-        unbatched = x.ndim == 2
-        if unbatched:
-            x = x[:, None, :]  # (T, 1, I)
-        elif self.batch_first:
-            x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, I)
+        x, h0, c0, unbatched = self.prepare_input(x, hx)  # (T, N, I), (D*L, N, H_out), (D*L, N, H)
         T, N, _ = x.shape
-        h0, c0 = self._initial_state(hx, N, unbatched)  # (D*L, N, H_out), (D*L, N, H)
         lengths = self._check_lengths(lengths, N, T, unbatched)
         keep = is_grad_enabled()
         self._record = None  # free the previous call's caches before this call allocates its own
@@ -250,11 +285,11 @@ class LSTM(Module):
         layer_in = x  # (T, N, I_k)
         for k in range(self.num_layers):
             outs = []
-            for d, suffix in enumerate(self._suffixes()):
+            for d in range(D):
                 idx = k * D + d
                 xin = layer_in if d == 0 else reverse_time(layer_in, lengths)
                 y, h_n[idx], c_n[idx], cache = layer_forward(
-                    xin, h0[idx], c0[idx], *self._weights(k, suffix), lengths=lengths, keep_cache=keep
+                    xin, h0[idx], c0[idx], *self.layer_weights(k, reverse=d == 1), lengths=lengths, keep_cache=keep
                 )
                 outs.append(y if d == 0 else reverse_time(y, lengths))  # (T, N, H_out)
                 caches.append(cache)

@@ -112,10 +112,7 @@ class NumpyBackend:
 
         A twin that cannot draw the same masks replays these (``numpy_lstm_app.torch_backend``).
         """
-        record = self.model.lstm._record
-        if record is None:
-            raise RuntimeError("no training forward has run yet, so there are no dropout masks")
-        return list(record.masks)
+        return self.model.lstm.dropout_masks
 
     def begin_epoch(self, seed: int, epoch: int) -> None:
         self.model.lstm.rng = np.random.default_rng([seed, epoch, 2])

@@ -63,7 +63,7 @@ def test_stacked_twin_replays_numpy_dropout_masks() -> None:
     x, targets, lengths = _batch(np.random.default_rng(3), T, N, V)
     loss, cache = cross_entropy(model(x, lengths), targets)  # training mode: masks drawn
     model.backward(cross_entropy_backward(cache))
-    masks = model.lstm._record.masks
+    masks = model.lstm.dropout_masks
     assert [m is None for m in masks] == [False, False, True], "dropout after every layer but the last"
     tmasks = [None if m is None else torch.from_numpy(m) for m in masks]
     tlogits = net(torch.from_numpy(x), torch.from_numpy(lengths), tmasks)

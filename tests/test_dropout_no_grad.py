@@ -25,7 +25,7 @@ def test_training_dropout_matches_torch_with_the_same_masks(case, p):
     m = case.build(dropout=p)
     x, hx, lengths = case.inputs(m)
     report = compare_with_torch(m, x, hx, lengths, seed=case.seed)
-    masks = m._record.masks
+    masks = m.dropout_masks
     assert masks[-1] is None and all(mk is not None for mk in masks[:-1])
     for mk in masks[:-1]:  # inverted dropout: kept units scaled by 1/(1-p)
         assert set(np.unique(mk)) <= {0.0, 1 / (1 - p)}
@@ -41,7 +41,7 @@ def test_eval_mode_matches_torch_dropout_eval():
     with torch.no_grad():
         out_t, _ = t(torch.tensor(x))
     np.testing.assert_allclose(out, out_t.numpy(), rtol=1e-12)
-    assert all(mk is None for mk in m._record.masks)
+    assert all(mk is None for mk in m.dropout_masks)
     compare_with_torch(m, x).assert_close(**F64)
 
 
@@ -50,12 +50,12 @@ def test_masks_come_from_the_seed_and_change_every_forward():
     a = numpy_lstm.LSTM(3, 8, num_layers=2, dropout=0.5, seed=11)
     b = numpy_lstm.LSTM(3, 8, num_layers=2, dropout=0.5, seed=11)
     out_a1, _ = a(x)
-    mask_a1 = a._record.masks[0]
+    mask_a1 = a.dropout_masks[0]
     out_b1, _ = b(x)
     np.testing.assert_array_equal(out_a1, out_b1)  # same seed: same weights and same masks
-    np.testing.assert_array_equal(mask_a1, b._record.masks[0])
+    np.testing.assert_array_equal(mask_a1, b.dropout_masks[0])
     out_a2, _ = a(x)
-    assert not np.array_equal(mask_a1, a._record.masks[0])  # a new mask every forward
+    assert not np.array_equal(mask_a1, a.dropout_masks[0])  # a new mask every forward
     assert not np.array_equal(out_a1, out_a2)
     frac = 1 - np.mean(mask_a1 > 0)
     assert 0.35 < frac < 0.65  # p = 0.5 over 192 units
@@ -87,9 +87,10 @@ def test_no_grad_keeps_no_cache_and_backward_says_why():
     np.testing.assert_array_equal(out, out2)
     np.testing.assert_array_equal(h, h2)
     np.testing.assert_array_equal(c, c2)
-    assert m._record is None
     with pytest.raises(RuntimeError, match="no_grad"):
         m.backward(np.ones_like(out))
+    with pytest.raises(RuntimeError, match="no_grad"):
+        m.dropout_masks  # noqa: B018  (a property that raises)
     cell = numpy_lstm.LSTMCell(2, 3)
     with numpy_lstm.no_grad():
         hc, _ = cell(np.ones((1, 2), np.float32))
@@ -118,3 +119,9 @@ def test_no_grad_uses_less_memory():
     m._record = None  # drop the cache held from the measured call
     without = peak(infer)
     assert without < 0.7 * with_cache, (without, with_cache)
+
+
+def test_dropout_masks_before_any_forward_say_so() -> None:
+    m = numpy_lstm.LSTM(2, 3, num_layers=2, dropout=0.5, seed=0)
+    with pytest.raises(RuntimeError, match="has not run yet"):
+        m.dropout_masks  # noqa: B018  (a property that raises)

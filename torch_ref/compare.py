@@ -129,9 +129,8 @@ def compare_with_torch(
         pairs = [("h", h, ht), ("c", c, ct)]
     else:
         out, (h, c) = module(x, hx, lengths)
-        record = module._record
         lengths_t = None if lengths is None else torch.as_tensor(np.asarray(lengths, dtype=np.int64))
-        masks = record.masks if record is not None else []
+        masks = module.dropout_masks if numpy_lstm.is_grad_enabled() else []
         if any(m is not None for m in masks):
             ref = MaskedDropoutLSTM(twin)
             outt, (ht, ct) = ref(xt, hxt, [None if m is None else _t(m) for m in masks], lengths_t)
