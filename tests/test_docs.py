@@ -3,7 +3,9 @@ a ```bash block runs, and every code reference names a function that exists and 
 really occurs inside it.
 
 Blocks run in order, one fresh namespace per page, in a temporary working directory, so a page is
-a script read top to bottom.  A code reference is written
+a script read top to bottom; commands run in order, per page, in a temporary directory that holds a
+copy of the repository's LICENSE (the text file the pages train on, as in a checkout). Running
+blocks and commands is end to end, so those tests are marked ``slow``.  A code reference is written
 
     `function` in [`path/to/file.py`](../path/to/file.py), the line `quoted code`
     `function` in [`path/to/file.py`](../path/to/file.py), the line commented `its comment`
@@ -17,6 +19,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,10 +50,12 @@ def definitions(path: Path) -> dict[str, list[str]]:
 
 def test_the_docs_exist_and_have_code():
     names = {p.name for p in DOCS}
-    assert {"README.md", "derivation.md", "layouts.md", "parity.md", "pictures.md", "pitfalls.md"} <= names, names
+    pages = {"README.md", "derivation.md", "layouts.md", "parity.md", "pictures.md", "pitfalls.md", "train.md"}
+    assert pages <= names, names
     assert sum(len(python_blocks(p)) for p in DOCS) >= 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
 def test_every_python_block_runs(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -60,12 +65,14 @@ def test_every_python_block_runs(page, tmp_path, monkeypatch):
         exec(code, namespace)  # a failure's traceback names the page and the block
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in DOCS if SHELL.search(p.read_text(encoding="utf-8"))],
                          ids=lambda p: p.name)
 def test_every_command_runs(page, tmp_path, monkeypatch, capsys):
     """Each ``numpy-lstm ...`` line, in order, in one temporary directory (so ``train`` can write
     the checkpoint that ``gates`` reads), through the real entry point."""
     monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "LICENSE", tmp_path / "LICENSE")
     commands = [line.split(" #")[0].strip() for block in SHELL.findall(page.read_text(encoding="utf-8"))
                 for line in block.splitlines() if line.startswith("numpy-lstm ")]
     assert commands

@@ -27,6 +27,7 @@ def test_the_examples_are_there():
     assert set(EXPECTED) <= names, f"missing: {set(EXPECTED) - names}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(script, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT), PYTHONWARNINGS="error::RuntimeWarning")
