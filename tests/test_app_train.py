@@ -44,6 +44,7 @@ def test_numpy_and_torch_train_in_lockstep(optim: OptimConfig, model_kw: dict) -
         np.testing.assert_allclose(a[name], b[name], rtol=1e-7, atol=1e-9, err_msg=name)
 
 
+@pytest.mark.slow
 def test_default_task_is_learned_to_the_ceiling() -> None:
     data = build_dataset(DataConfig())
     model = NextTokenModel(ModelConfig(len(data.vocab)), seed=0)  # the CLI defaults, float32

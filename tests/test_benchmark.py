@@ -27,6 +27,7 @@ def _args(*argv: str) -> argparse.Namespace:
     return p.parse_args(list(argv))
 
 
+@pytest.mark.slow
 def test_quick_grid_writes_well_formed_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _args("--quick", "--no-memory", "--budget", "0.02", "--config", "tiny", "--out", str(tmp_path))
     assert bench_main.run_benchmark(args) == 0

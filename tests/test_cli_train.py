@@ -23,6 +23,7 @@ def _train(tmp: Path, *args: str, out: str = "out") -> tuple[int, dict]:
     return rc, json.loads(metrics.read_text()) if metrics.exists() else {}
 
 
+@pytest.mark.slow
 def test_default_command_end_to_end(tmp_path: Path) -> None:
     """``python -m numpy_lstm_app train`` with no arguments, in a fresh directory; torch stays unimported."""
     code = (
