@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,8 +152,12 @@ def test_readme_commands_run_in_order_and_print_what_it_says(tmp_path):
     """The README's shell commands, pasted one after the other into a shell in an empty directory."""
     commands = [c for c in map(what_to_run, shell_lines(TEXT)) if c]
     assert commands == list(CHECKS), "a README command changed: update CHECKS with what its text promises"
-    assert shutil.which("numpy-lstm"), "the `numpy-lstm` command is missing: install the project first"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    # pip puts console scripts beside the interpreter; a version manager's shims may not list a new
+    # one until it rehashes, so that folder goes first on PATH, as an activated environment would.
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg",
+           "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    assert shutil.which("numpy-lstm", path=env["PATH"]), "`numpy-lstm` is missing: install the project first"
     for command in commands:
         done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=300)
