@@ -127,8 +127,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="tiny sizes and short timing: a smoke test of every step of the benchmark, under 30 s "
-        "on 2 idle cores (default: the full sizes)",
+        help="tiny sizes and 0.2 s of timing per row: a smoke test of every step of the benchmark "
+        "(default: the full sizes)",
     )
     p.add_argument("--out", default="bench-results", metavar="DIR",
                    help="folder for the JSON, CSV, Markdown and PNG files (default: %(default)s)")
