@@ -28,7 +28,9 @@ def run_benchmark(args: argparse.Namespace) -> int:
     dtypes = [np.dtype(d) for d in _list(args.dtype, ("float32", "float64"), "--dtype")]
     modes = _list(args.mode, ("inference", "train"), "--mode")
     if args.threads < 1:
-        raise ValueError("--threads must be at least 1")
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.steps and args.what not in ("scale", "all"):
+        raise ValueError(f"--steps applies to --what scale or all, got --what {args.what}")
     cfgs = configs.select(args.config, args.sizes, args.quick)
     budget = args.budget if args.budget is not None else (0.2 if args.quick else 6.0)
     if not (budget > 0 and np.isfinite(budget)):

@@ -151,6 +151,7 @@ BAD_VALUES = [
     ("gates", ["--epochs", "0"], "argument --epochs: expected an integer >= 1, got 0"),
     ("gates", ["--epochs", "2.5"], "argument --epochs: expected an integer >= 1, got '2.5'"),
     ("gates", ["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+    ("gates", ["--text", ""], "argument --text: expected some text, got ''"),
     ("gradflow", ["--steps", "1"], "argument --steps: expected an integer >= 2, got 1"),
     ("gradflow", ["--steps", "x"], "argument --steps: expected an integer >= 2, got 'x'"),
     ("gradflow", ["--hidden", "0"], "argument --hidden: expected an integer >= 1, got 0"),
@@ -200,6 +201,15 @@ def test_bench_refuses_an_out_that_is_a_file_before_timing(
     assert main(["bench", "--quick", "--no-memory", "--out", str(tmp_path / "results")]) == 2
     err = capsys.readouterr().err
     assert err == f"numpy-lstm bench: error: --out must be a directory, got the file {tmp_path / 'results'}\n"
+
+
+def test_bench_refuses_steps_without_scale(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import grid
+
+    monkeypatch.setattr(grid, "run_grid", lambda *a, **k: pytest.fail("timing started"))
+    assert main(["bench", "--quick", "--steps", "10,20"]) == 2
+    err = capsys.readouterr().err
+    assert err == "numpy-lstm bench: error: --steps applies to --what scale or all, got --what grid\n"
 
 
 def test_modules_list_every_command() -> None:

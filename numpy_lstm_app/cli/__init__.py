@@ -144,6 +144,13 @@ def finite_float(text: str) -> float:
     return value
 
 
+def nonempty(text: str) -> str:
+    """An argparse ``type``: any text but the empty string."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected some text, got ''")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=PROG,

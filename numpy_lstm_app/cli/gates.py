@@ -22,7 +22,7 @@ from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.introspect import record_gates
 from numpy_lstm_app.backend import NumpyBackend, OptimConfig
 from numpy_lstm_app.checkpoint import load_checkpoint
-from numpy_lstm_app.cli import CLIError, int_at_least
+from numpy_lstm_app.cli import CLIError, int_at_least, nonempty
 from numpy_lstm_app.data import Vocabulary, one_hot
 from numpy_lstm_app.dataset import DataConfig, build_dataset
 from numpy_lstm_app.model import ModelConfig, NextTokenModel
@@ -143,7 +143,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", metavar="PATH",
                    help="a checkpoint.npz written by `numpy-lstm train` (default: none, a quick training "
                    "of the default task)")
-    p.add_argument("--text", help="the input tokens, space-separated (characters for a char-level model); "
+    p.add_argument("--text", type=nonempty,
+                   help="the input tokens, space-separated (characters for a char-level model); "
                    "default for the built-in task: a a a a a a b b b b b b")
     p.add_argument("--layer", type=int_at_least(0), default=0, metavar="K",
                    help="which LSTM layer to draw, from 0")
