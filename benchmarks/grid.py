@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -71,10 +72,11 @@ def run_row(case: cases.Case, mode: str, threads: int, budget_s: float, with_mem
     cfg = case.cfg
     worst = cases.check_equal(case, mode)
     fns = cases.callables(case, mode)
-    call_ms = max(timing.warm_up(fn) for fn in fns.values())
+    cap_s = timing.warmup_cap(budget_s)
+    call_ms = max(timing.warm_up(fn, cap_s=cap_s) for fn in fns.values())
     rounds, inner, settle = timing.plan(call_ms, len(fns), budget_s)
     with timing.OtherLoad() as load:
-        res = timing.interleaved(fns, rounds=rounds, inner=inner, settle=settle)
+        res = timing.interleaved(fns, rounds=rounds, inner=inner, settle=settle, warmup_cap_s=cap_s)
     fl = flops.flops(cfg, mode)
     row: Row = {
         "config": cfg.name,
@@ -131,6 +133,23 @@ def contention_note(row: Row) -> str:
     return ""
 
 
+def early_contention_note(cores: float | None, cpus: int | None) -> str:
+    """The warning printed before the first row when other processes already use the CPUs
+    (``cores`` from :func:`timing.other_load_now`), or "" on a quiet machine."""
+    if cores is None or cores <= CONTENDED:
+        return ""
+    of = f" of {cpus}" if cpus else ""
+    return (
+        f"WARNING: other processes are using {cores:.2f}{of} cores right now: the timings will not be "
+        "fair while they run (each row says how busy the CPUs were; rerun on a quiet machine)"
+    )
+
+
+def say(line: str) -> None:
+    """Print one line now: flushed, so that each row shows as soon as it is timed, even into a pipe."""
+    print(line, flush=True)
+
+
 def run_grid(
     configs: list[BenchConfig],
     dtypes: list[np.dtype],
@@ -138,7 +157,7 @@ def run_grid(
     threads: int,
     budget_s: float,
     with_memory: bool,
-    log: Any = print,
+    log: Callable[[str], object] = say,
 ) -> list[Row]:
     """Every row of the grid, timed from the smallest config to the largest (see
     :func:`matmul_peaks` for why), returned in the order config, dtype, mode."""

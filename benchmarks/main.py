@@ -28,10 +28,16 @@ def run_benchmark(args: argparse.Namespace) -> int:
     dtypes = [np.dtype(d) for d in _list(args.dtype, ("float32", "float64"), "--dtype")]
     modes = _list(args.mode, ("inference", "train"), "--mode")
     if args.threads < 1:
-        raise ValueError("--threads must be at least 1")
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.steps and args.what not in ("scale", "all"):
+        raise ValueError(f"--steps applies to --what scale or all, got --what {args.what}")
     cfgs = configs.select(args.config, args.sizes, args.quick)
     budget = args.budget if args.budget is not None else (0.2 if args.quick else 6.0)
+    if not (budget > 0 and np.isfinite(budget)):
+        raise ValueError(f"--budget must be a number of seconds > 0, got {args.budget}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a directory, got the file {out}")
     memory = not args.no_memory
     limiter = timing.set_threads(args.threads)
     meta = grid.metadata(args.threads)
@@ -41,12 +47,19 @@ def run_benchmark(args: argparse.Namespace) -> int:
         f"each side, CPU {meta['cpu']}"
     )
     print(f"FLOP model: {meta['flop_model']}")
+    note = grid.early_contention_note(timing.other_load_now(), meta["cpus_available"])
+    if note:
+        grid.say(note)
     written: list[Path] = []
     what = {"grid", "ablation", "scale"} if args.what == "all" else {args.what}
     results: dict[str, list[report.Row]] = {}
 
     if "grid" in what:
-        print("\ngrid (median of interleaved repetitions; ratio < 1 means NumPy is faster):")
+        grid.say(  # with the work ahead, so that a reader knows how long to wait
+            f"\ngrid: {len(cfgs) * len(dtypes) * len(modes)} rows, {budget:g} s of timing each"
+            f"{' and a peak-memory subprocess per side' if memory else ''} (median of interleaved "
+            "repetitions; ratio < 1 means NumPy is faster):"
+        )
         results["grid"] = grid.run_grid(cfgs, dtypes, modes, args.threads, budget, memory)
     if "ablation" in what:
         names = (
@@ -75,7 +88,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(report.table(rows, report.GRID_COLUMNS))
         checked = targets.check(rows)
         meta["targets"] = [{"target": n, "met": m, "detail": d} for n, m, d in checked]
-        print("\ntargets of issue 5 (NumPy / PyTorch default CPU path):")
+        print("\ntargets (NumPy / PyTorch default CPU path):")
         print(targets.format_targets(checked))
         busy = [r["config"] + " " + r["dtype"] + " " + r["mode"] for r in rows if grid.contention_note(r)]
         if busy:
@@ -96,14 +109,14 @@ def run_benchmark(args: argparse.Namespace) -> int:
 
     if "scale" in what:
         if args.steps:
-            steps = tuple(int(s) for s in args.steps.split(","))
+            steps = tuple(int(s) for s in args.steps.split(",") if s.strip())
         else:
             steps = scale.QUICK_STEPS if args.quick else scale.DEFAULT_STEPS
         sc = configs.QUICK["tiny"] if args.quick else SCALE_CONFIG
         rows = []
         print(f"\nscale (training step, N={sc.N} I={sc.I} H={sc.H}):")
         for dt in dtypes[:1]:
-            rows += scale.run_scale(sc, dt, steps, args.threads, budget, memory)
+            rows += scale.run_scale(sc, dt, steps, args.threads, budget, memory, log=grid.say)
         print(report.table(rows, scale.SCALE_COLUMNS))
         written += report.write(out, "scale", meta, rows)
         (out / "scale.md").write_text(report.markdown(rows, scale.SCALE_COLUMNS) + "\n")

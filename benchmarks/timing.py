@@ -2,7 +2,8 @@
 
 How a set of callables (one per side) is timed, in :func:`interleaved`:
 
-1. Warm-up: each callable runs ``warmup`` times (first-call allocations, BLAS thread start-up).
+1. Warm-up: each callable runs ``warmup`` times and on until steady (first-call allocations, BLAS
+   thread start-up), within :data:`WARMUP_MAX_CALLS` calls and ``warmup_cap_s`` seconds.
 2. Rounds: in every round each side runs a *block*: ``settle`` untimed calls, then ``inner`` timed
    calls.  The order of the sides rotates from round to round.  The settle call absorbs what the
    previous side leaves behind: PyTorch's OpenMP threads and OpenBLAS's threads both spin for a
@@ -23,6 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import threadpoolctl
 import torch
+
+# The warm-up of one callable stops here even when its time is not yet steady (a busy machine can
+# keep it unsteady for as long as it is busy): the timed rounds then show the noise as spread.
+WARMUP_MAX_CALLS = 50
+WARMUP_MAX_S = 3.0
 
 
 class OtherLoad:
@@ -95,6 +101,14 @@ def set_threads(n: int) -> threadpoolctl.threadpool_limits:
     return threadpoolctl.threadpool_limits(limits=n, user_api="blas")
 
 
+def other_load_now(window_s: float = 0.25) -> float | None:
+    """Cores used by other processes over the next ``window_s`` seconds (this one sleeps meanwhile):
+    a cheap check before timing starts.  None where ``/proc/stat`` cannot be read."""
+    with OtherLoad() as load:
+        time.sleep(window_s)
+    return load.cores
+
+
 def blas_info() -> dict[str, object]:
     """What NumPy's BLAS is and which kernel it runs (OpenBLAS's ``architecture``)."""
     for lib in threadpoolctl.threadpool_info():
@@ -116,17 +130,18 @@ def interleaved(
     inner: int,
     warmup: int = 2,
     settle: int = 1,
+    warmup_cap_s: float = WARMUP_MAX_S,
 ) -> dict[str, Timing]:
     """Time each callable in ``fns`` by interleaved rounds (see the module docstring)."""
     names = list(fns)
     for name in names:
-        warm_up(fns[name], warmup)
+        warm_up(fns[name], warmup, cap_s=warmup_cap_s)
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fn = fns[name]
-            warm_up(fn, settle, cap_s=1.0)  # untimed: absorbs what the previous side left running
+            warm_up(fn, settle, cap_s=min(1.0, warmup_cap_s))  # untimed: absorbs what the previous side left
             for _ in range(inner):
                 t0 = time.perf_counter()
                 fn()
@@ -134,9 +149,12 @@ def interleaved(
     return {name: Timing(t) for name, t in times.items()}
 
 
-def warm_up(fn: Callable[[], object], calls: int = 2, cap_s: float = 3.0) -> float:
+def warm_up(
+    fn: Callable[[], object], calls: int = 2, cap_s: float = WARMUP_MAX_S, max_calls: int = WARMUP_MAX_CALLS
+) -> float:
     """Call ``fn`` at least ``calls`` times, and on until its time is steady (the last call within
-    1.25x of the fastest so far), for at most ``cap_s`` seconds; return the fastest call in ms.
+    1.25x of the fastest so far), but no more than ``max(calls, max_calls)`` times and no longer
+    than ``cap_s`` seconds (a call already running finishes); return the fastest call in ms.
 
     Why not a fixed count: on this kind of machine (a 2-vCPU VM), right after large GEMMs of the
     other library, or another process's work, a small call can take hundreds of milliseconds
@@ -151,8 +169,15 @@ def warm_up(fn: Callable[[], object], calls: int = 2, cap_s: float = 3.0) -> flo
         dt = time.perf_counter() - t0
         best = min(best, dt)
         n += 1
-        if (n >= calls and dt <= 1.25 * best) or time.perf_counter() > t_end:
+        steady = n >= calls and dt <= 1.25 * best
+        if steady or n >= max(calls, max_calls) or time.perf_counter() > t_end:
             return best * 1e3
+
+
+def warmup_cap(budget_s: float) -> float:
+    """Seconds the warm-up of one callable may take in a row timed for ``budget_s`` seconds: no
+    more than the row's own budget, and never more than :data:`WARMUP_MAX_S`."""
+    return min(WARMUP_MAX_S, max(budget_s, 0.05))
 
 
 def plan(call_ms: float, sides: int, budget_s: float) -> tuple[int, int, int]:

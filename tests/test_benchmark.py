@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import cases, configs, flops, memory
+from benchmarks import __main__ as bench_module
+from benchmarks import cases, configs, flops, grid, memory, timing
 from benchmarks import main as bench_main
 from benchmarks.options import add_arguments
 from numpy_lstm_app.cli import build_parser, main
@@ -122,3 +123,111 @@ def test_python_m_benchmarks_runs_the_grid_and_writes_its_files(tmp_path: Path) 
     assert [(r["config"], r["dtype"], r["mode"]) for r in rows] == [("tiny", "float64", "train")]
     assert rows[0]["numpy_ms"] > 0 and rows[0]["torch_ms"] > 0
     assert "tiny" in done.stdout
+
+
+# --- progress, warm-up and contention ---------------------------------------------------------------
+class _Recorder:
+    """A stdout that records what is written and when it is flushed, in one list with other events."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self.events.append("write " + text.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        self.events.append("flush")
+
+
+def test_each_row_is_printed_and_flushed_before_the_next_is_timed(monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+
+    def fake_row(case: object, mode: str, *_: object) -> dict[str, object]:
+        events.append(f"time {mode}")
+        return {"config": "tiny", "numpy_ms": 1.0, "torch_ms": 2.0, "torch-native_ms": 3.0,
+                "ratio_torch": 0.5, "ratio_native": 1 / 3, "other_load_cores": 0.0}
+
+    monkeypatch.setattr(grid, "run_row", fake_row)
+    monkeypatch.setattr(grid.cases, "make_case", lambda cfg, dt: None)
+    monkeypatch.setattr(sys, "stdout", _Recorder(events))
+    grid.run_grid([configs.QUICK["tiny"]], [np.dtype(np.float64)], ["inference", "train"], 2, 0.01, False)
+    assert [e.split(" numpy")[0].strip() for e in events] == [
+        "time inference", "write tiny float64 inference", "flush",
+        "time train", "write tiny float64 train", "flush",
+    ]
+
+
+def test_warm_up_stops_after_its_calls_or_its_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    calls = [0]
+
+    def never_steady() -> None:  # each call twice as slow as the one before: never steady
+        calls[0] += 1
+        clock[0] += 0.001 * 2 ** calls[0]
+
+    timing.warm_up(never_steady, cap_s=1e30)
+    assert calls[0] == timing.WARMUP_MAX_CALLS
+    calls[0] = 0
+    timing.warm_up(never_steady, cap_s=0.01)  # 2 + 4 + 8 ms: the third call ends past the cap
+    assert calls[0] == 3
+
+
+def test_a_row_warms_up_within_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    caps: list[float] = []
+    real = timing.warm_up
+
+    def recorded(fn: object, calls: int = 2, cap_s: float = timing.WARMUP_MAX_S, **kw: object) -> float:
+        caps.append(cap_s)
+        return real(fn, calls, cap_s, **kw)
+
+    monkeypatch.setattr(timing, "warm_up", recorded)
+    case = cases.make_case(configs.QUICK["tiny"], np.float64)
+    grid.run_row(case, "inference", 1, 0.05, False)
+    assert caps and max(caps) == 0.05  # the row's warm-ups, the timed rounds' warm-ups and settle calls
+    assert timing.warmup_cap(60.0) == timing.WARMUP_MAX_S
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU time of other processes from /proc")
+def test_contention_is_said_before_the_first_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load = timing.other_load_now(0.05)
+    assert load is not None and load >= 0.0
+    assert grid.early_contention_note(0.05, 2) == "" and grid.early_contention_note(None, 2) == ""
+    monkeypatch.setattr(timing, "other_load_now", lambda window_s=0.25: 1.7)
+    args = _args("--quick", "--no-memory", "--budget", "0.02", "--config", "tiny", "--dtype", "float64",
+                 "--mode", "inference", "--out", str(tmp_path))
+    assert bench_main.run_benchmark(args) == 0
+    out = capsys.readouterr().out
+    warning = out.index("WARNING: other processes are using 1.70 of ")
+    assert warning < out.index("grid: 1 rows") < out.index("tiny float64 inference numpy")
+
+
+def test_quick_runs_the_quick_default_rows() -> None:
+    chosen = configs.select(None, None, True)
+    assert [c.name for c in chosen] == list(configs.QUICK_DEFAULT)
+    assert all(max(c.T, c.N, c.I, c.H) <= 8 for c in chosen)  # tiny sizes: the cost is fixed overhead
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--threads", "0"], "python -m benchmarks: error: argument --threads: expected an integer >= 1, got 0"),
+        (["--bud", "1"], "python -m benchmarks: error: unrecognized arguments: --bud 1"),
+    ],
+)
+def test_python_m_benchmarks_refuses_bad_arguments_in_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_module.main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == message
+
+
+def test_python_m_benchmarks_refuses_an_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "f").write_text("")
+    assert bench_module.main(["--quick", "--no-memory", "--out", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m benchmarks: error: --out must be a directory, got the file {tmp_path / 'f'}\n"

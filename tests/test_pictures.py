@@ -52,12 +52,15 @@ def test_gradflow_command_writes_a_png(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--steps", "1"], "--steps must be >= 2, got 1"), (["--hidden", "0"], "--hidden must be >= 1, got 0")],
+    [
+        (["--steps", "1"], "argument --steps: expected an integer >= 2, got 1"),
+        (["--hidden", "0"], "argument --hidden: expected an integer >= 1, got 0"),
+    ],
 )
 def test_gradflow_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
     assert main(["gradflow", "--out", str(tmp_path), *args]) == 2
-    err = capsys.readouterr().err
-    assert err.strip() == f"numpy-lstm gradflow: error: {message}"
+    err = capsys.readouterr().err.splitlines()  # the command's usage, then the error in one line
+    assert err[0].startswith("usage: numpy-lstm gradflow") and err[-1] == f"numpy-lstm gradflow: error: {message}"
 
 
 def test_gradflow_out_must_be_a_directory(tmp_path, capsys):

@@ -3,13 +3,34 @@
 Each command lives in its own module, which provides ``register(subparsers)``: it adds its
 sub-parser and sets ``func`` (``args -> exit code``).  Commands that need torch import it inside
 ``func``, so ``numpy_lstm`` itself never imports torch.
+
+Habits every command gets from here, without code of its own (``subparsers.add_parser`` builds a
+:class:`Parser` with :class:`HelpFormatter`, whatever the command passes):
+
+- ``--help`` shows each option's default; options whose default is "not given" (None) or a flag
+  (False) show none, and their help says what happens then.
+- No abbreviations: ``--epoch 3`` is an error, not ``--epochs 3``.
+- An unknown option is reported by the command's own parser (its usage, not the top-level one),
+  with the closest option name; a misspelled command or choice gets the closest one too.
+- ``numpy-lstm`` alone prints the full help on stderr and exits 2 (a usage error, as argparse
+  treats a missing argument); ``numpy-lstm --version`` prints the version.
+
+:func:`main` returns the exit status instead of raising ``SystemExit`` (0 for ``--help``, 2 for a
+usage error), so it can be called in-process; the console script passes it to ``sys.exit``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import difflib
 import importlib
+import math
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy_lstm
 
 # One line per command module, in the order they appear in --help.
 _COMMAND_MODULES: list[str] = [
@@ -18,18 +39,126 @@ _COMMAND_MODULES: list[str] = [
     "numpy_lstm_app.cli.gates",
     "numpy_lstm_app.cli.gradflow",
 ]
+PROG = "numpy-lstm"
 
 
 class CLIError(Exception):
     """A user error: printed as one line to stderr, exit status 2, no traceback."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help, but not for a default of None (not given) or
+    False (a flag that is off), nor where the help already speaks of its default."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if not action.help and action.option_strings and shows_default(action):
+            action = copy.copy(action)  # an option without help still shows its default
+            action.help = "default: %(default)s"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.option_strings and shows_default(action) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """Whether ``--help`` states ``action``'s default: not for None, False or a suppressed one."""
+    silent = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+    return not silent and action.nargs != 0  # 0 is a default to show (is, not ==: 0 == False)
+
+
+def _closest(word: str, candidates: Sequence[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` with the habits of this command line (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        asked = kwargs.get("formatter_class")
+        if not (isinstance(asked, type) and issubclass(asked, HelpFormatter)):
+            kwargs["formatter_class"] = HelpFormatter  # also over ArgumentDefaultsHelpFormatter: no "None"
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's, but anything left over is an error of *this* parser: a command's
+        sub-parser reports its own unknown options, with its own usage."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(self._unrecognized(extras))
+        return namespace, extras
+
+    def _unrecognized(self, extras: list[str]) -> str:
+        known = [s for s in self._option_string_actions if s.startswith("--")]
+        hints = [
+            f"{arg.split('=', 1)[0]} -> {close}"
+            for arg in extras
+            if arg.startswith("--") and (close := _closest(arg.split("=", 1)[0], known))
+        ]
+        hint = ""
+        if len(hints) == 1:
+            hint = f"; did you mean {hints[0].split(' -> ')[1]}?"
+        elif hints:
+            hint = f"; did you mean {', '.join(hints)}?"
+        return f"unrecognized arguments: {' '.join(extras)}{hint}"
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """As argparse's (a value outside ``choices`` is an error), plus the closest choice."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as err:
+            close = _closest(str(value), [str(c) for c in action.choices or ()])
+            if close is None:
+                raise
+            raise argparse.ArgumentError(action, f"{err.message}; did you mean {close}?") from None
+
+
+# --- option types: a bad value is refused while parsing, before any work, in one line -------------
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ``>= low``; anything else is refused naming what arrived."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type``: a finite number (NaN and infinities are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def nonempty(text: str) -> str:
+    """An argparse ``type``: any text but the empty string."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected some text, got ''")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="numpy-lstm",
+    parser = Parser(
+        prog=PROG,
         description="An LSTM in pure NumPy that matches torch.nn.LSTM: train, compare, benchmark, look inside.",
+        epilog=f"`{PROG} COMMAND --help` lists a command's options.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {numpy_lstm.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
@@ -37,14 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error argparse has printed
+        return 0 if done.code is None else done.code if isinstance(done.code, int) else 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except CLIError as err:
-        print(f"numpy-lstm {args.command}: error: {err}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"numpy-lstm {args.command}: interrupted", file=sys.stderr)
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -22,7 +22,7 @@ from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.introspect import record_gates
 from numpy_lstm_app.backend import NumpyBackend, OptimConfig
 from numpy_lstm_app.checkpoint import load_checkpoint
-from numpy_lstm_app.cli import CLIError
+from numpy_lstm_app.cli import CLIError, int_at_least, nonempty
 from numpy_lstm_app.data import Vocabulary, one_hot
 from numpy_lstm_app.dataset import DataConfig, build_dataset
 from numpy_lstm_app.model import ModelConfig, NextTokenModel
@@ -139,11 +139,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a trained next-token model (--checkpoint, or a quick training of the default "
         "task) on a sequence and draw heatmaps of its gates and states over time into DIR/gates.png.",
     )
-    p.add_argument("--out", default="runs/gates", metavar="DIR", help="folder for gates.png (default: runs/gates)")
-    p.add_argument("--checkpoint", metavar="PATH", help="a checkpoint.npz written by `numpy-lstm train`")
-    p.add_argument("--text", help="the input tokens, space-separated (characters for a char-level model); "
+    p.add_argument("--out", default="runs/gates", metavar="DIR", help="folder for gates.png")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="a checkpoint.npz written by `numpy-lstm train` (default: none, a quick training "
+                   "of the default task)")
+    p.add_argument("--text", type=nonempty,
+                   help="the input tokens, space-separated (characters for a char-level model); "
                    "default for the built-in task: a a a a a a b b b b b b")
-    p.add_argument("--layer", type=int, default=0, help="which LSTM layer to draw (default: 0)")
-    p.add_argument("--epochs", type=int, default=30, help="quick training's epochs, without --checkpoint (default: 30)")
-    p.add_argument("--seed", type=int, default=0, help="quick training's seed (default: 0)")
+    p.add_argument("--layer", type=int_at_least(0), default=0, metavar="K",
+                   help="which LSTM layer to draw, from 0")
+    p.add_argument("--epochs", type=int_at_least(1), default=30, metavar="N",
+                   help="quick training's epochs, without --checkpoint")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="quick training's seed")
     p.set_defaults(func=run)

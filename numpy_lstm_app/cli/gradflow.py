@@ -22,7 +22,7 @@ import numpy as np
 
 from numpy_lstm.introspect import set_forget_bias, state_gradients
 from numpy_lstm.lstm import LSTM
-from numpy_lstm_app.cli import CLIError
+from numpy_lstm_app.cli import CLIError, finite_float, int_at_least
 
 
 class GradFlow(NamedTuple):
@@ -148,17 +148,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "through an untrained LSTM, and plot ||dL/dh_t|| and ||dL/dc_t|| against t into DIR/gradflow.png. "
         "--forget-bias compares forget-gate bias initialisations; --checkpoint adds a trained model.",
     )
-    p.add_argument("--out", default="runs/gradflow", metavar="DIR",
-                   help="folder for gradflow.png (default: runs/gradflow)")
-    p.add_argument("--steps", type=int, default=200, help="sequence length T (default: 200)")
+    p.add_argument("--out", default="runs/gradflow", metavar="DIR", help="folder for gradflow.png")
+    p.add_argument("--steps", type=int_at_least(2), default=200, metavar="T", help="sequence length T")
     p.add_argument("--checkpoint", metavar="PATH",
-                   help="also draw a trained model's curve (a checkpoint.npz written by `numpy-lstm train`)")
-    p.add_argument("--hidden", type=int, default=None, help="hidden size H (default: 50)")
-    p.add_argument("--vocab", type=int, default=None, help="number of one-hot tokens (default: 20)")
-    p.add_argument("--batch", type=int, default=8, help="sequences averaged over (default: 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, tokens and loss (default: 0)")
+                   help="also draw a trained model's curve (a checkpoint.npz written by `numpy-lstm train`; "
+                   "default: none, untrained models only)")
+    p.add_argument("--hidden", type=int_at_least(1), default=None, metavar="H",
+                   help="hidden size H (default: 50; with --checkpoint, the checkpoint's)")
+    p.add_argument("--vocab", type=int_at_least(2), default=None, metavar="V",
+                   help="number of one-hot tokens (default: 20; with --checkpoint, the checkpoint's)")
+    p.add_argument("--batch", type=int_at_least(1), default=8, metavar="N", help="sequences averaged over")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of weights, tokens and loss")
     p.add_argument(
-        "--forget-bias", type=float, nargs="+", metavar="B",
-        help="also draw the curves with the forget gate's bias initialised to B (e.g. 1.0)",
+        "--forget-bias", type=finite_float, nargs="+", metavar="B",
+        help="also draw the curves with the forget gate's bias initialised to B, e.g. 1.0 "
+        "(default: none, PyTorch's initialisation only)",
     )
     p.set_defaults(func=run)
