@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from numpy_lstm_app.data import SPECIALS
 from numpy_lstm_app.model import NextTokenModel, encode_inputs
 
 # ``step(ids (T, 1) int64, state or None) -> (logits (T, 1, V) ndarray, state)``
@@ -119,4 +120,7 @@ def split_prime(text: str, level: str) -> list[str]:
 
 
 def join_tokens(tokens: Sequence[str], level: str) -> str:
-    return "".join(tokens) if level == "char" else " ".join(tokens)
+    """Characters side by side (``UNK`` shown as ``<UNK>``), or words with spaces between."""
+    if level == "char":
+        return "".join(f"<{t}>" if t in SPECIALS else t for t in tokens)
+    return " ".join(tokens)
