@@ -73,6 +73,8 @@ def check_options(length: int, temperature: float, top_k: int | None) -> None:
 def sample_next(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
     """One token id drawn from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest."""
     z = np.asarray(logits, dtype=np.float64) / temperature  # (V,)
+    if z.ndim != 1:
+        raise ValueError(f"sample_next: expected the logits of one step, shape (V,), got {z.shape}")
     if top_k is not None and top_k < z.size:
         kth = np.partition(z, -top_k)[-top_k]  # the k-th largest
         z = np.where(z >= kth, z, -np.inf)  # (V,) ties with the k-th stay in
@@ -100,6 +102,8 @@ def generate(
     logits, state = step(prime[:, None], None)  # (T_prime, 1, V): the prime, once
     out: list[int] = []
     for _ in range(length):
+        if np.ndim(logits) != 3 or np.shape(logits)[1] != 1:
+            raise ValueError(f"step must return logits of shape (T, 1, V), got {np.shape(logits)}")
         nxt = sample_next(logits[-1, 0], temperature, top_k, rng)
         if nxt == eos_id:
             return Generated(out, True)

@@ -86,6 +86,8 @@ def test_generate_refuses_bad_options() -> None:
             generate(step, [1], **{"length": 3, **kwargs})
     with pytest.raises(ValueError, match="non-empty sequence"):
         generate(step, [], 3)
+    with pytest.raises(ValueError, match=r"step must return logits of shape \(T, 1, V\), got \(1, 1, 1, 4\)"):
+        generate(lambda ids, state: (np.zeros((len(ids), 1, 1, 4)), state), [1], 3)
 
 
 # --- the command ----------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ def _check_pairs(tree: numpy_lstm.Module, state: dict[str, torch.Tensor], share_
         problems.append(f"missing in torch: {missing}")
     if unexpected:
         problems.append(f"not in the NumPy tree: {unexpected}")
-    for name in params.keys() & state.keys():
+    for name in (n for n in params if n in state):  # in the tree's order
         ours, theirs = params[name], state[name]
         if tuple(theirs.shape) != ours.shape:
             problems.append(f"'{name}' is {tuple(theirs.shape)} in torch, {ours.shape} in NumPy")
