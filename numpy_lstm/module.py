@@ -48,20 +48,45 @@ class ArrayView(Mapping[str, np.ndarray]):
         return module, leaf
 
     def __getitem__(self, name: str) -> np.ndarray:
+        if "." not in name:  # the module's own (the common case inside a layer: no walk)
+            return getattr(self._module, self._kind)[name]
         module, leaf = self._owner(name)
         return getattr(module, self._kind)[leaf]
 
+    def __contains__(self, name: object) -> bool:
+        try:
+            self[name]  # type: ignore[index]
+        except (KeyError, TypeError, AttributeError):
+            return False
+        return True
+
     def __iter__(self) -> Iterator[str]:
-        for prefix, module in self._module.named_modules():
-            for leaf in getattr(module, self._kind):
-                yield f"{prefix}{'.' if prefix else ''}{leaf}"
+        for name, _ in self.items():
+            yield name
 
     def __len__(self) -> int:
         return sum(len(getattr(m, self._kind)) for _, m in self._module.named_modules())
 
+    def items(self) -> list[tuple[str, np.ndarray]]:  # type: ignore[override]
+        """``[(dotted name, array), ...]`` in PyTorch's order (a snapshot of the names)."""
+        out = []
+        for prefix, module in self._module.named_modules():
+            for leaf, value in getattr(module, self._kind).items():
+                out.append((f"{prefix}.{leaf}" if prefix else leaf, value))
+        return out
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return [name for name, _ in self.items()]
+
+    def values(self) -> list[np.ndarray]:  # type: ignore[override]
+        return [value for _, value in self.items()]
+
     def __setitem__(self, name: str, value: Any) -> None:
-        if name in self and self[name] is value:  # the end of ``view[name] += x``: already in place
-            return
+        try:
+            if self[name] is value:  # the end of ``view[name] += x``: already changed in place
+                return
+        except (KeyError, AttributeError):
+            pass
         what = "params" if self._kind == "_parameters" else "grads"
         raise TypeError(
             f"{type(self._module).__name__}.{what} is a read-only view of the module tree, so "

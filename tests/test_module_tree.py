@@ -180,3 +180,43 @@ def test_seed_net_trains_identically_to_the_torch_net() -> None:
     load_from_torch(back, tnet)
     for name, p in tnet.named_parameters():
         np.testing.assert_array_equal(back.params[name], p.detach().numpy(), err_msg=f"back {name}")
+
+
+class _Tagger(numpy_lstm.Module):
+    """Embedding -> 2-layer LSTM -> Linear, on integer ids (no input gradient to compare)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = numpy_lstm.Embedding(7, 3, padding_idx=0, dtype=np.float64, seed=0)
+        self.lstm = numpy_lstm.LSTM(3, 4, num_layers=2, dropout=0.5, dtype=np.float64, seed=1)
+        self.head = numpy_lstm.Linear(4, 2, dtype=np.float64, seed=2)
+
+    def forward(self, ids: np.ndarray) -> np.ndarray:
+        out, _ = self.lstm(self.embed(ids))  # (T, N, 4)
+        return self.head(out)  # (T, N, 2)
+
+    def backward(self, dy: np.ndarray) -> None:
+        dx, _ = self.lstm.backward(self.head.backward(dy))
+        self.embed.backward(dx)
+
+
+class _TorchTagger(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(7, 3, padding_idx=0, dtype=torch.float64)
+        self.lstm = torch.nn.LSTM(3, 4, num_layers=2, dropout=0.5, dtype=torch.float64)
+        self.head = torch.nn.Linear(4, 2, dtype=torch.float64)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(self.embed(ids))[0])
+
+
+def test_a_tree_on_token_ids_compares_with_a_random_upstream_gradient() -> None:
+    tagger, ids = _Tagger(), np.random.default_rng(0).integers(0, 7, size=(5, 3))
+    with pytest.raises(ValueError, match=r"LSTM with dropout in training mode.*module.eval\(\)"):
+        compare_with_torch(tagger, ids, torch_module=_TorchTagger())
+    tagger.eval()
+    report = compare_with_torch(tagger, ids, torch_module=_TorchTagger(), seed=3)
+    assert report.names == ["output"] + [f"grad {n}" for n in tagger.params], "integer input: no dx"
+    assert report["grad embed.weight"].scale > 0
+    report.assert_close(rtol=1e-10, atol=1e-13)
