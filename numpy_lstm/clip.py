@@ -17,7 +17,7 @@ from numpy_lstm.module import Module
 
 def clip_grad_norm(grads: Module | Iterable[np.ndarray], max_norm: float, norm_type: float = 2.0) -> float:
     """Scale the gradients in place so their global norm is at most ``max_norm``; return the norm
-    before clipping.  ``grads`` is a module (its ``grads``) or an iterable of arrays.
+    before clipping.  ``grads`` is a module tree (every gradient in it) or an iterable of arrays.
     """
     if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > 0:
         raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")

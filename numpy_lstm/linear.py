@@ -83,6 +83,9 @@ class Linear(Module):
         self._lead_shape: tuple[int, ...] = ()
         self._ran_forward = False
 
+    def _drop_caches(self) -> None:
+        self._cache, self._ran_forward = None, False
+
     def __repr__(self) -> str:
         return (
             f"Linear(in_features={self.in_features}, out_features={self.out_features}, "

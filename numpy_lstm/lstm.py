@@ -127,6 +127,9 @@ class LSTM(Module):
                     value = self.rng.uniform(-bound, bound, size=shape).astype(self.dtype)
                     self._add_param(name, value)
 
+    def _drop_caches(self) -> None:
+        self._record, self._ran_forward = None, False
+
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
 

@@ -45,6 +45,9 @@ class LSTMCell(Module):
         self._unbatched = False
         self._ran_forward = False
 
+    def _drop_caches(self) -> None:
+        self._cache, self._ran_forward = None, False
+
     def __repr__(self) -> str:
         bias = "" if self.bias else ", bias=False"
         return f"LSTMCell({self.input_size}, {self.hidden_size}{bias}, dtype={self.dtype.name})"

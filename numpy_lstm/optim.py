@@ -1,7 +1,8 @@
 r"""Optimisers that update a module's parameters in place: ``SGD`` and ``Adam``, as ``torch.optim``.
 
-Each step reads ``module.grads`` and writes into ``module.params`` in place (``p -= ...``), so arrays
-shared with another object (a submodule, a torch tensor made with ``torch.from_numpy``) stay shared.
+Each step reads ``module.grads`` and writes into ``module.params`` in place (``p -= ...``), for every
+parameter of the module tree (dotted names: ``lstm.weight_ih_l0``, ``l_out.bias``), so arrays shared
+with another object (a submodule, a torch tensor made with ``torch.from_numpy``) stay shared.
 The update rules are PyTorch's, operation for operation (``g`` gradient, ``p`` parameter)::
 
     SGD   g <- g + weight_decay * p
@@ -57,8 +58,8 @@ class Optimizer:
 
     def step(self) -> None:
         self.steps += 1
-        for name, p in self.module.params.items():
-            self._update(name, p, self.module.grads[name])
+        for name, p, g in self.module.named_parameters():  # the whole tree, dotted names
+            self._update(name, p, g)
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError

@@ -20,7 +20,7 @@ from numpy_lstm.clip import clip_grad_norm
 from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.losses import cross_entropy, cross_entropy_backward
 from numpy_lstm.optim import SGD, Adam, Optimizer
-from numpy_lstm_app.data import Batch, one_hot
+from numpy_lstm_app.data import Batch
 from numpy_lstm_app.model import ModelConfig, NextTokenModel
 
 
@@ -79,7 +79,7 @@ class NumpyBackend:
         return self.model.config
 
     def _x(self, batch: Batch) -> np.ndarray:
-        return one_hot(batch.inputs, self.config.vocab_size, batch.lengths, self.model.dtype)  # (T, N, V)
+        return self.model.encode(batch.inputs, batch.lengths)  # (T, N, V) one-hot, or (T, N) ids
 
     def train_step(self, batch: Batch) -> StepResult:
         self.model.train()

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 
 from numpy_lstm.losses import IGNORE_INDEX
 from numpy_lstm_app.backend import OptimConfig, StepResult
-from numpy_lstm_app.data import Batch, one_hot
-from numpy_lstm_app.model import NextTokenModel
-from numpy_lstm_app.torch_model import Net, StackedNet, net_from_numpy, stacked_net_from_numpy
+from numpy_lstm_app.data import Batch
+from numpy_lstm_app.model import NextTokenModel, encode_inputs
+from numpy_lstm_app.torch_model import net_from_numpy
 
 MaskSource = Callable[[], list[np.ndarray | None]]
 
@@ -51,8 +51,8 @@ class TorchBackend:
         """``cpu_threads``: if given and the device is the CPU, set torch's (process-wide) thread count.
 
         ``mask_source``: with dropout, a function giving the dropout masks of the NumPy model's last
-        training forward (one per layer); the twin then replays them (a :class:`StackedNet`)
-        instead of drawing its own, so that the two can train in lockstep.
+        training forward (one per layer); the twin then replays them
+        (:func:`torch_ref.masked_lstm_forward`) instead of drawing its own, so that the two can train in lockstep.
         """
         torch.manual_seed(seed)
         self.device = pick_device(device)
@@ -61,13 +61,8 @@ class TorchBackend:
         self.config = model.config
         self.optim_config = optim
         self.mask_source = mask_source if model.config.dropout > 0 else None
-        if self.mask_source is not None:
-            self.net: Net | StackedNet = stacked_net_from_numpy(model).to(self.device)
-            to_numpy_name = StackedNet.numpy_name
-        else:
-            self.net = net_from_numpy(model).to(self.device)
-            to_numpy_name = str
-        self.numpy_names = {name: to_numpy_name(name) for name, _ in self.net.named_parameters()}
+        self.net = net_from_numpy(model).to(self.device)  # same names as the NumPy model's parameters
+        self.names = [name for name, _ in self.net.named_parameters()]  # in the torch optimiser's order
         params = list(self.net.parameters())
         if optim.name == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
@@ -79,11 +74,10 @@ class TorchBackend:
             )
         else:
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optim.name!r}")
-        self.names = list(self.numpy_names.values())  # in the torch optimiser's order
         self.steps = 0
 
     def _inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = one_hot(batch.inputs, self.config.vocab_size, batch.lengths, self.config.dtype)  # (T, N, V)
+        x = encode_inputs(self.config, batch.inputs, batch.lengths)  # (T, N, V) one-hot, or (T, N) ids
         return (
             torch.from_numpy(x).to(self.device),
             torch.from_numpy(batch.lengths),  # stays on the CPU, as pack_padded_sequence wants
@@ -134,9 +128,7 @@ class TorchBackend:
 
     # --- checkpoint state in the backend-neutral format ------------------------------------------
     def state_arrays(self) -> dict[str, np.ndarray]:
-        out = {
-            f"model.{self.numpy_names[k]}": v.detach().cpu().numpy().copy() for k, v in self.net.state_dict().items()
-        }
+        out = {f"model.{k}": v.detach().cpu().numpy().copy() for k, v in self.net.state_dict().items()}
         out["optim.steps"] = np.array(self.steps, dtype=np.int64)
         state = self.optimizer.state_dict()["state"]
         for i, name in enumerate(self.names):
@@ -147,12 +139,7 @@ class TorchBackend:
         return out
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        torch_names = {v: k for k, v in self.numpy_names.items()}
-        model = {
-            torch_names.get(k[6:], k[6:]): torch.from_numpy(np.array(v))
-            for k, v in arrays.items()
-            if k.startswith("model.")
-        }
+        model = {k[6:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("model.")}
         self.net.load_state_dict(model)  # checks names and shapes
         steps = int(arrays["optim.steps"])
         state: dict[int, dict[str, torch.Tensor]] = {}

@@ -100,3 +100,25 @@ def random_layer_weights(
     b_hh = rng.standard_normal(4 * H) if bias else None
     W_hr = rng.standard_normal((P, H)) * scale if P else None
     return W_ih, W_hh, b_ih, b_hh, W_hr
+
+
+@dataclass(frozen=True)
+class EmbeddingCase:
+    """One randomly drawn Embedding and a batch of ids for it (ids repeat: fewer rows than lookups)."""
+
+    num_embeddings: int
+    embedding_dim: int
+    padding_idx: int | None  # may be negative, as torch allows
+    ids: np.ndarray  # any shape, int64
+    seed: int
+
+
+@st.composite
+def embedding_cases(draw) -> EmbeddingCase:
+    V = draw(st.integers(1, 6))
+    E = draw(st.integers(1, 5))
+    padding_idx = draw(st.none() | st.integers(-V, V - 1))
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    seed = draw(st.integers(0, 2**31 - 1))
+    ids = np.random.default_rng(seed).integers(0, V, size=shape).astype(np.int64)
+    return EmbeddingCase(V, E, padding_idx, ids, seed)

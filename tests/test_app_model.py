@@ -8,11 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numpy_lstm import no_grad
+from numpy_lstm import Linear, no_grad
 from numpy_lstm.losses import IGNORE_INDEX, cross_entropy, cross_entropy_backward
 from numpy_lstm_app.data import one_hot
-from numpy_lstm_app.model import ModelConfig, NextTokenModel
-from numpy_lstm_app.torch_model import net_from_numpy, numpy_from_net, stacked_net_from_numpy
+from numpy_lstm_app.model import ModelConfig, NextTokenModel, config_from_meta
+from numpy_lstm_app.torch_model import net_from_numpy, numpy_from_net
 
 
 def _batch(rng: np.random.Generator, T: int, N: int, V: int):
@@ -21,7 +21,7 @@ def _batch(rng: np.random.Generator, T: int, N: int, V: int):
     ids = rng.integers(0, V, size=(T, N))
     targets = rng.integers(0, V, size=(T, N))
     targets[np.arange(T)[:, None] >= lengths[None, :]] = IGNORE_INDEX
-    return one_hot(ids, V, lengths, np.float64), targets, lengths
+    return one_hot(ids, V, lengths, np.float64), targets, lengths, ids
 
 
 @settings(max_examples=12, deadline=None)
@@ -30,16 +30,18 @@ def _batch(rng: np.random.Generator, T: int, N: int, V: int):
     H=st.integers(2, 6),
     layers=st.integers(1, 2),
     proj=st.booleans(),
+    E=st.sampled_from([0, 3]),
     T=st.integers(1, 6),
     N=st.integers(1, 4),
     seed=st.integers(0, 10**6),
 )
-def test_model_loss_and_grads_match_torch(V, H, layers, proj, T, N, seed) -> None:
-    cfg = ModelConfig(V, H, layers, proj_size=1 if proj else 0, dtype="float64")
+def test_model_loss_and_grads_match_torch(V, H, layers, proj, E, T, N, seed) -> None:
+    cfg = ModelConfig(V, H, layers, proj_size=1 if proj else 0, dtype="float64", embedding_dim=E)
     model = NextTokenModel(cfg, seed=seed)
     net = net_from_numpy(model)
     rng = np.random.default_rng(seed)
-    x, targets, lengths = _batch(rng, T, N, V)
+    _, targets, lengths, ids = _batch(rng, T, N, V)
+    x = model.encode(ids, lengths)  # one-hot (T, N, V), or the ids (T, N) for an embedding
     logits = model(x, lengths)
     loss, cache = cross_entropy(logits, targets)
     model.backward(cross_entropy_backward(cache))
@@ -56,11 +58,11 @@ def test_model_loss_and_grads_match_torch(V, H, layers, proj, T, N, seed) -> Non
         np.testing.assert_allclose(model.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"grad {name}")
 
 
-def test_stacked_twin_replays_numpy_dropout_masks() -> None:
+def test_twin_replays_numpy_dropout_masks() -> None:
     V, T, N = 5, 6, 4
     model = NextTokenModel(ModelConfig(V, 6, num_layers=3, proj_size=2, dropout=0.4, dtype="float64"), seed=3)
-    net = stacked_net_from_numpy(model)
-    x, targets, lengths = _batch(np.random.default_rng(3), T, N, V)
+    net = net_from_numpy(model)
+    x, targets, lengths, _ = _batch(np.random.default_rng(3), T, N, V)
     loss, cache = cross_entropy(model(x, lengths), targets)  # training mode: masks drawn
     model.backward(cross_entropy_backward(cache))
     masks = model.lstm.dropout_masks
@@ -70,23 +72,16 @@ def test_stacked_twin_replays_numpy_dropout_masks() -> None:
     tloss = torch.nn.functional.cross_entropy(tlogits.reshape(-1, V), torch.from_numpy(targets).reshape(-1))
     tloss.backward()
     np.testing.assert_allclose(loss, tloss.item(), rtol=1e-12, err_msg="loss")
-    names = {net.numpy_name(n) for n, _ in net.named_parameters()}
-    assert names == set(model.params), "every NumPy parameter has its stacked twin"
+    assert [n for n, _ in net.named_parameters()] == list(model.params), "the same names: no renaming"
     for name, p in net.named_parameters():
-        np.testing.assert_allclose(
-            model.grads[net.numpy_name(name)],
-            p.grad.numpy(),
-            rtol=1e-9,
-            atol=1e-12,
-            err_msg=f"grad {net.numpy_name(name)} ({name})",
-        )
+        np.testing.assert_allclose(model.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"grad {name}")
 
 
 def test_model_finite_differences() -> None:
     """The loss gradient, checked without torch: central differences on sampled entries."""
     rng = np.random.default_rng(0)
     model = NextTokenModel(ModelConfig(5, 4, 2, proj_size=2, dtype="float64"), seed=1)
-    x, targets, lengths = _batch(rng, 5, 3, 5)
+    x, targets, lengths, _ = _batch(rng, 5, 3, 5)
 
     def loss() -> float:
         with no_grad():
@@ -136,9 +131,31 @@ def test_model_refuses_bidirectional_and_bad_input() -> None:
 
 
 def test_astype_keeps_names_values_and_links() -> None:
-    model = NextTokenModel(ModelConfig(4, 3), seed=2)
+    model = NextTokenModel(ModelConfig(4, 3, embedding_dim=2), seed=2)
     m64 = model.astype(np.float64)
     assert m64.params["fc.weight"] is m64.fc.params["weight"]
+    assert m64.config.dtype == "float64" and m64.embedding.dtype == np.float64
     for name, v in model.params.items():
         assert m64.params[name].dtype == np.float64
         np.testing.assert_array_equal(m64.params[name], v.astype(np.float64), err_msg=name)
+
+
+def test_embedding_model_names_and_old_descriptions() -> None:
+    model = NextTokenModel(ModelConfig(6, 4, embedding_dim=3, dtype="float64"), seed=0)
+    assert list(model.params)[:2] == ["embedding.weight", "lstm.weight_ih_l0"]
+    assert model.params["embedding.weight"].shape == (6, 3) and model.params["lstm.weight_ih_l0"].shape == (16, 3)
+    one_hot_model = NextTokenModel(ModelConfig(6, 4), seed=0)
+    old = ModelConfig(6, 4)._asdict()
+    del old["embedding_dim"]  # a description written before embeddings existed
+    assert config_from_meta(old) == ModelConfig(6, 4) and config_from_meta(old).embedding_dim == 0
+    assert "embedding.weight" not in one_hot_model.params
+    # a one-hot model's weights come from the seed exactly as before the embedding option existed
+    lstm_seed, fc_seed = (int(v) for v in np.random.default_rng(0).integers(0, 2**63 - 1, size=2))
+    fc = Linear(4, 6, dtype=np.float32, seed=fc_seed)
+    np.testing.assert_array_equal(one_hot_model.params["fc.bias"], fc.params["bias"])
+    with pytest.raises(ValueError, match=r"unknown model fields \['width'\]"):
+        config_from_meta({**old, "width": 3})
+    with pytest.raises(ValueError, match="embedding_dim must be >= 0"):
+        NextTokenModel(ModelConfig(6, embedding_dim=-1))
+    with pytest.raises(ValueError, match=r"expected token ids \(seq_len, batch\), got \(2, 3, 6\)"):
+        model(np.zeros((2, 3, 6)))

@@ -22,8 +22,9 @@ SMALL = DataConfig(sequences=48, k_min=1, k_max=5, seed=3)
         (OptimConfig("sgd", 0.3, momentum=0.9, weight_decay=1e-3, clip=0.5), dict(hidden_size=8)),
         (OptimConfig("adam", 0.01, weight_decay=1e-3, clip=0.5), dict(hidden_size=8, num_layers=2, proj_size=3)),
         (OptimConfig("adam", 0.01, clip=1.0), dict(hidden_size=8, num_layers=3, dropout=0.3)),
+        (OptimConfig("adam", 0.01), dict(hidden_size=8, num_layers=2, dropout=0.2, embedding_dim=5)),
     ],
-    ids=["sgd-momentum-clip", "adam-clip-2layers-proj", "adam-3layers-dropout-replayed"],
+    ids=["sgd-momentum-clip", "adam-clip-2layers-proj", "adam-3layers-dropout-replayed", "adam-embedding-dropout"],
 )
 def test_numpy_and_torch_train_in_lockstep(optim: OptimConfig, model_kw: dict) -> None:
     data = build_dataset(SMALL)

@@ -131,7 +131,8 @@ def test_an_unknown_option_gets_the_commands_usage_and_the_closest_name(
 def test_an_abbreviation_is_an_unknown_option(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     p = commands()[name]
     longest = max((s for s in p._option_string_actions if s.startswith("--")), key=len)
-    lines, last = usage_error(capsys, [name, longest[:-1]])
+    required = [arg for a in p._actions if a.required for arg in (a.option_strings[0], "x")]  # given, so
+    lines, last = usage_error(capsys, [name, *required, longest[:-1]])  # the abbreviation is what fails
     assert lines[0].startswith(f"usage: numpy-lstm {name}")
     assert last.endswith(f"did you mean {longest}?")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from numpy_lstm_app.checkpoint import save_checkpoint
 from numpy_lstm_app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,11 @@ def _previous_run(out: Path) -> dict[str, bytes]:
         (["--dropout", "0.2"], "needs --layers >= 2"),
         (["--proj-size", "8"], "--proj-size must be in [0, --hidden-size=8)"),
         (["--clip", "0"], "--clip must be a positive number"),
+        (["--embedding-dim", "-2"], "--embedding-dim must be >= 0 (0 for one-hot input), got -2"),
+        (
+            ["--resume", "{tmp}/small/checkpoint.npz", "--embedding-dim", "4"],
+            "model.embedding_dim: checkpoint has 0, this run has 4",
+        ),
     ],
 )
 def test_errors_are_one_line_and_lose_nothing(tmp_path: Path, capsys, args: list[str], message: str) -> None:
@@ -212,3 +218,29 @@ def test_divergence_stops_with_a_message(tmp_path: Path, capsys) -> None:
     assert "loss became" in err and "no epoch finished, so this run wrote no checkpoint" in err, err
     assert not (tmp_path / "out" / "checkpoint.npz").exists()
     assert m["stopped"] and m["test_accuracy"] is None
+
+
+def test_embedding_model_trains_on_both_backends_in_lockstep_and_samples(tmp_path: Path, capsys) -> None:
+    common = ["--embedding-dim", "4", "--dtype", "float64", "--epochs", "3", *FAST]
+    rc, m = _train(tmp_path, "--backend", "both", *common)
+    assert rc == 0 and 0 <= m["max_abs_loss_diff"] < 1e-9
+    assert "model: Embedding(4, 4) -> LSTM(4, 8) -> Linear(8, 4), float64" in capsys.readouterr().out
+    texts = []
+    for backend in ("numpy", "torch"):
+        ckpt = str(tmp_path / "out" / "checkpoint.npz")
+        assert main(["sample", "--checkpoint", ckpt, "--prime", "a a", "--seed", "1", "--backend", backend]) == 0
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1] and texts[0].startswith("a a")
+
+
+def test_checkpoint_without_embedding_dim_resumes_as_one_hot(tmp_path: Path) -> None:
+    """A checkpoint written before the embedding option existed describes a one-hot model."""
+    assert main(["train", "--out", str(tmp_path / "a"), "--epochs", "1", *FAST]) == 0
+    ckpt = tmp_path / "a" / "checkpoint.npz"
+    with np.load(ckpt) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    del meta["model"]["embedding_dim"]
+    save_checkpoint(ckpt, arrays, {k: v for k, v in meta.items() if k not in ("format", "version")})
+    rc, m = _train(tmp_path, "--epochs", "2", "--resume", str(ckpt), *FAST, out="b")
+    assert rc == 0 and m["epochs"] == [1, 2]

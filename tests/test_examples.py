@@ -19,6 +19,7 @@ EXPECTED = {
     "02_train_next_token.py": "predicted",
     "03_layout_mistake.py": "after the fix:  sequence 1 sees sequence 0? False",
     "04_break_the_backward.py": "tensors that differ: dc_0\n",
+    "05_write_the_seed_model.py": "the NumPy Net trained identically to the torch Net",
 }
 
 

@@ -103,14 +103,21 @@ def test_cross_entropy_errors() -> None:
         cross_entropy(np.zeros((2, 4)), np.array([0.0, 1.0]))
 
 
+class _Leaf(numpy_lstm.Module):
+    def __init__(self, rng: np.random.Generator, shapes: dict[str, tuple[int, ...]]) -> None:
+        super().__init__()
+        for name, shape in shapes.items():
+            self._add_param(name, rng.standard_normal(shape))
+
+
 class _Params(numpy_lstm.Module):
-    """A bag of parameters to optimise: named like a small model, with random values."""
+    """A tree of parameters to optimise (``a.weight``, ``a.bias``, ``b.weight``), random values."""
 
     def __init__(self, seed: int) -> None:
         super().__init__()
         rng = np.random.default_rng(seed)
-        for name, shape in [("a.weight", (3, 4)), ("a.bias", (3,)), ("b.weight", (2, 3))]:
-            self._add_param(name, rng.standard_normal(shape))
+        self.a = _Leaf(rng, {"weight": (3, 4), "bias": (3,)})
+        self.b = _Leaf(rng, {"weight": (2, 3)})
 
 
 def _run_both(make_np, make_torch, seed: int, steps: int, clip: float | None):

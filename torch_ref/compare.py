@@ -8,15 +8,24 @@ This is the tool to reach for when a change breaks parity::
     print(report)                                # one row per tensor: shape, max abs, max rel
     report.assert_close(rtol=1e-9)               # raises naming the first tensor that differs
 
-Compared: the outputs (``output``, ``h_n``, ``c_n``; ``h``, ``c`` for a cell), the gradients of the
-input and initial states (``dx``, ``dh_0``, ``dc_0``), and every parameter gradient
-(``grad <name>``).  The relative difference of a tensor is ``max|a - b| / max|b|`` (``b`` is
-torch's), so one near-zero element cannot make it blow up.  A training-mode LSTM with dropout is
-compared through :class:`~torch_ref.masked_lstm.MaskedDropoutLSTM` with the masks NumPy drew.
+Compared for a layer: the outputs (``output``, ``h_n``, ``c_n``; ``h``, ``c`` for a cell), the
+gradients of the input and initial states (``dx``, ``dh_0``, ``dc_0``), and every parameter
+gradient (``grad <name>``).  A training-mode LSTM with dropout is compared through
+:func:`~torch_ref.masked_lstm.masked_lstm_forward` with the masks NumPy drew.
+
+For a model you wrote (any module tree with ``forward`` and ``backward``), pass your torch model;
+its copy gets the NumPy weights by name, and both run the same input (and loss)::
+
+    report = compare_with_torch(net, x, torch_module=torch_net, target=y, loss="cross_entropy")
+
+compares ``output``, ``loss``, ``dx`` (float input) and ``grad <dotted name>`` for every parameter.
+The relative difference of a tensor is ``max|a - b| / max|b|`` (``b`` is torch's), so one
+near-zero element cannot make it blow up.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +33,9 @@ import numpy as np
 import torch
 
 import numpy_lstm
-from torch_ref.bridge import to_torch
-from torch_ref.masked_lstm import MaskedDropoutLSTM, run_lstm
+from numpy_lstm.losses import IGNORE_INDEX
+from torch_ref.bridge import TorchTree, load_into_torch, to_torch
+from torch_ref.masked_lstm import masked_lstm_forward, run_lstm
 
 
 @dataclass
@@ -101,12 +111,23 @@ def compare_with_torch(
     *,
     seed: int = 0,
     state_grads: bool = True,
+    torch_module: torch.nn.Module | None = None,
+    target: Any = None,
+    loss: str | None = None,
 ) -> ComparisonReport:
     """Forward and backward through ``module`` and a torch twin with identical weights.
 
     Upstream gradients are random (seeded by ``seed``) for the output and, when ``state_grads``,
     for the final states.  ``module.grads`` is zeroed first and holds NumPy's gradients after.
+    A module other than ``LSTM``/``LSTMCell`` (a tree you wrote) is compared with
+    ``torch_module`` (see :func:`compare_trees`).
     """
+    if torch_module is not None or not isinstance(module, (numpy_lstm.LSTM, numpy_lstm.LSTMCell)):
+        if hx is not None or lengths is not None:
+            raise ValueError("compare_with_torch: hx and lengths apply to an LSTM or LSTMCell; a tree takes x only")
+        return compare_trees(module, x, torch_module, target=target, loss=loss, seed=seed)
+    if target is not None or loss is not None:
+        raise ValueError("compare_with_torch: target and loss apply to a tree compared with torch_module")
     rng = np.random.default_rng(seed)
     twin = to_torch(module)
     module.zero_grad()
@@ -131,19 +152,17 @@ def compare_with_torch(
         out, (h, c) = module(x, hx, lengths)
         lengths_t = None if lengths is None else torch.as_tensor(np.asarray(lengths, dtype=np.int64))
         masks = module.dropout_masks if numpy_lstm.is_grad_enabled() else []
-        if any(m is not None for m in masks):
-            ref = MaskedDropoutLSTM(twin)
-            outt, (ht, ct) = ref(xt, hxt, [None if m is None else _t(m) for m in masks], lengths_t)
-            twin = ref  # parameter gradients live in the stack of single layers
+        if any(m is not None for m in masks):  # replay NumPy's dropout; the gradients land on twin's parameters
+            outt, (ht, ct) = masked_lstm_forward(
+                twin, xt, hxt, [None if m is None else _t(m) for m in masks], lengths_t
+            )
         else:
             outt, (ht, ct) = run_lstm(twin, xt, hxt, lengths_t)
         dout = rng.standard_normal(out.shape)
         dh = rng.standard_normal(h.shape) if state_grads else np.zeros(h.shape)
         dc = rng.standard_normal(c.shape) if state_grads else np.zeros(c.shape)
         dx, (dh0, dc0) = module.backward(dout, (dh, dc))
-        torch.autograd.backward(
-            [outt, ht, ct], [_t(g.astype(module.dtype)) for g in (dout, dh, dc)]
-        )
+        torch.autograd.backward([outt, ht, ct], [_t(g.astype(module.dtype)) for g in (dout, dh, dc)])
         pairs = [("output", out, outt), ("h_n", h, ht), ("c_n", c, ct)]
 
     for name, ours, theirs in pairs:
@@ -151,17 +170,85 @@ def compare_with_torch(
     report.add("dx", dx, xt.grad.numpy())
     report.add("dh_0", dh0, hxt[0].grad.numpy())
     report.add("dc_0", dc0, hxt[1].grad.numpy())
-    for name, grad in _torch_param_grads(twin).items():
-        report.add(f"grad {name}", module.grads[name], grad)
+    for name, p in twin.named_parameters():
+        report.add(f"grad {name}", module.grads[name], p.grad.numpy())
     return report
 
 
-def _torch_param_grads(twin: torch.nn.Module) -> dict[str, np.ndarray]:
-    """Parameter gradients keyed by the full module's names (undoing MaskedDropoutLSTM's renaming)."""
-    if isinstance(twin, MaskedDropoutLSTM):
-        out = {}
-        for k, layer in enumerate(twin.layers):
-            for name, p in layer.named_parameters():
-                out[name.replace("_l0", f"_l{k}")] = p.grad.numpy()
-        return out
-    return {name: p.grad.numpy() for name, p in twin.named_parameters()}
+def _has_live_dropout(module: numpy_lstm.Module) -> bool:
+    return any(isinstance(m, numpy_lstm.LSTM) and m.training and m.dropout > 0 for _, m in module.named_modules())
+
+
+def compare_trees(
+    module: numpy_lstm.Module,
+    x: Any,
+    torch_module: torch.nn.Module | None,
+    *,
+    target: Any = None,
+    loss: str | None = None,
+    seed: int = 0,
+) -> ComparisonReport:
+    """Compare a NumPy module tree with a torch module of the same structure, by parameter name.
+
+    ``torch_module`` is left as it is: a copy of it receives the NumPy weights (every name, shape
+    and dtype checked first), then both run ``out = model(x)``.  With ``loss="cross_entropy"``
+    (and integer ``target`` of ``out.shape[:-1]``, ``-100`` ignored) the loss is
+    ``numpy_lstm.cross_entropy`` / ``torch.nn.functional.cross_entropy`` and its gradient flows
+    back; with ``loss=None`` the upstream gradient is random (seeded by ``seed``).  ``module``
+    needs ``backward(dout)``, returning ``dx`` for float input (compared) or None.
+    """
+    if loss not in (None, "cross_entropy"):
+        raise ValueError(f"compare_with_torch: loss must be None or 'cross_entropy', got {loss!r}")
+    if (loss is None) != (target is None):
+        raise ValueError("compare_with_torch: loss='cross_entropy' and target go together")
+    if _has_live_dropout(module):
+        raise ValueError(
+            "compare_with_torch: the tree has an LSTM with dropout in training mode, and torch would "
+            "draw other masks; compare in eval mode (module.eval())"
+        )
+    if torch_module is None:
+        twin = to_torch(module)
+        if isinstance(twin, TorchTree):
+            raise ValueError(
+                f"compare_with_torch: {type(module).__name__} is a model of your own; pass its torch "
+                "version as torch_module= (the weights are copied into a copy of it by name)"
+            )
+    else:
+        twin = copy.deepcopy(torch_module)
+        load_into_torch(twin, module)
+    twin.train(module.training)
+    twin.zero_grad(set_to_none=True)
+    module.zero_grad()
+    x = np.asarray(x)
+    is_float = x.dtype.kind == "f"
+    xt = _t(x, requires_grad=True) if is_float else torch.from_numpy(x.astype(np.int64))
+    out = module(x)
+    outt = twin(xt)
+    if not isinstance(out, np.ndarray) or not isinstance(outt, torch.Tensor):
+        raise ValueError(
+            f"compare_with_torch: expected both models to return one array, got {type(out).__name__} "
+            f"(numpy) and {type(outt).__name__} (torch)"
+        )
+    report = ComparisonReport()
+    report.add("output", out, outt.detach().numpy())
+    if loss is None:
+        dout = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+        outt.backward(_t(dout))
+    else:
+        targets = np.asarray(target)
+        value, cache = numpy_lstm.cross_entropy(out, targets)
+        dout = numpy_lstm.cross_entropy_backward(cache)
+        C = out.shape[-1]
+        tvalue = torch.nn.functional.cross_entropy(
+            outt.reshape(-1, C), torch.from_numpy(targets.astype(np.int64)).reshape(-1), ignore_index=IGNORE_INDEX
+        )
+        tvalue.backward()
+        report.add("loss", np.array(value), tvalue.detach().numpy())
+    dx = module.backward(dout)
+    if is_float and isinstance(dx, np.ndarray):
+        report.add("dx", dx, xt.grad.numpy())
+    for name, p in twin.named_parameters():
+        if p.grad is None:
+            raise AssertionError(f"grad {name}: torch computed no gradient (the parameter is not used by forward)")
+        report.add(f"grad {name}", module.grads[name], p.grad.numpy())
+    return report

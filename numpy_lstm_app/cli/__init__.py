@@ -35,6 +35,7 @@ import numpy_lstm
 # One line per command module, in the order they appear in --help.
 _COMMAND_MODULES: list[str] = [
     "numpy_lstm_app.cli.train",
+    "numpy_lstm_app.cli.sample",
     "numpy_lstm_app.cli.bench",
     "numpy_lstm_app.cli.gates",
     "numpy_lstm_app.cli.gradflow",

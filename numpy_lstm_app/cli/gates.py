@@ -23,9 +23,9 @@ from numpy_lstm.introspect import record_gates
 from numpy_lstm_app.backend import NumpyBackend, OptimConfig
 from numpy_lstm_app.checkpoint import load_checkpoint
 from numpy_lstm_app.cli import CLIError, int_at_least, nonempty
-from numpy_lstm_app.data import Vocabulary, one_hot
+from numpy_lstm_app.data import Vocabulary
 from numpy_lstm_app.dataset import DataConfig, build_dataset
-from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.model import ModelConfig, NextTokenModel, config_from_meta
 from numpy_lstm_app.train import TrainConfig, fit, new_history
 
 
@@ -38,7 +38,7 @@ def load_trained(path: str | Path) -> tuple[NextTokenModel, Vocabulary, dict[str
     """
     arrays, meta = load_checkpoint(path)
     try:
-        cfg = ModelConfig(**meta["model"])
+        cfg = config_from_meta(meta["model"])
         vocab = Vocabulary(meta["vocab"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: its description lacks a usable model or vocabulary ({err!r})") from None
@@ -92,8 +92,10 @@ def trace(
         raise CLIError(f"--text: {unknown} are not in the model's vocabulary ({len(vocab)} tokens: {shown})")
     if not 0 <= layer < model.lstm.num_layers:
         raise CLIError(f"--layer must be in [0, {model.lstm.num_layers - 1}] for this model, got {layer}")
-    x = one_hot(vocab.encode(tokens)[:, None], len(vocab), dtype=model.dtype)  # (T, 1, V)
-    rec = {name: a[:, 0] for name, a in record_gates(model.lstm, x)[f"l{layer}"].items()}  # (T, H)
+    x = model.encode(vocab.encode(tokens)[:, None])  # (T, 1, V) one-hot, or (T, 1) ids for an embedding
+    with no_grad():
+        lstm_x = model.lstm_input(x)  # (T, 1, V or E): what the LSTM reads
+    rec = {name: a[:, 0] for name, a in record_gates(model.lstm, lstm_x)[f"l{layer}"].items()}  # (T, H)
     with no_grad():
         predicted = vocab.decode(model(x).argmax(-1)[:, 0])  # (T,)
     return rec, predicted

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.introspect import set_forget_bias, state_gradients
 from numpy_lstm.lstm import LSTM
 from numpy_lstm_app.cli import CLIError, finite_float, int_at_least
@@ -85,7 +86,8 @@ def trained_flow(path: str, steps: int, seed: int, batch: int) -> tuple[GradFlow
     else:
         ids = rng.integers(min(2, V - 1), V, size=(steps, batch))  # skip UNK and EOS when there are others
         read = "random tokens of its vocabulary"
-    x = np.eye(V)[ids]  # (T, N, V)
+    with no_grad():
+        x = model.lstm_input(model.encode(ids))  # (T, N, V) one-hot, or (T, N, E) embedded
     flow = flow_of(model.lstm, x, unit_directions(rng, batch, model.lstm.hidden_out))
     return flow, model.lstm, read
 

@@ -27,7 +27,7 @@ from numpy_lstm_app.checkpoint import atomic_write, load_checkpoint, mismatches,
 from numpy_lstm_app.cli import CLIError
 from numpy_lstm_app.data import SPECIALS, accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
 from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
-from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.model import ModelConfig, NextTokenModel, config_from_meta
 from numpy_lstm_app.plots import plot_history
 from numpy_lstm_app.train import Diverged, TrainConfig, evaluate, fit, new_history, sample_predictions
 
@@ -53,6 +53,13 @@ def register(subparsers: Any) -> None:
     )
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     g = p.add_argument_group("model")
+    g.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=0,
+        metavar="E",
+        help="0: one-hot tokens into the LSTM (the seed's model); E > 0: a learned Embedding(V, E) first",
+    )
     g.add_argument("--hidden-size", type=int, default=50)
     g.add_argument("--layers", type=int, default=1)
     g.add_argument("--proj-size", type=int, default=0)
@@ -101,6 +108,7 @@ def check_args(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         _require(value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
     _require(args.samples >= 0, f"--samples must be >= 0, got {args.samples}")
+    _require(args.embedding_dim >= 0, f"--embedding-dim must be >= 0 (0 for one-hot input), got {args.embedding_dim}")
     _require(args.k_max >= args.k_min, f"--k-max must be >= --k-min ({args.k_min}), got {args.k_max}")
     _require(
         0 <= args.proj_size < args.hidden_size,
@@ -125,7 +133,9 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[ModelConfig, OptimConfig, TrainConfig, DataConfig]:
-    model = ModelConfig(vocab_size, args.hidden_size, args.layers, args.proj_size, args.dropout, True, args.dtype)
+    model = ModelConfig(
+        vocab_size, args.hidden_size, args.layers, args.proj_size, args.dropout, True, args.dtype, args.embedding_dim
+    )
     optim = OptimConfig(args.optimizer, args.lr, args.momentum, args.weight_decay, args.clip)
     train = TrainConfig(args.epochs, args.batch_size, args.seed)
     return model, optim, train, data_config(args)
@@ -164,8 +174,13 @@ def _load_resume(path: str, meta_now: dict[str, Any]) -> tuple[dict[str, np.ndar
             f"--resume: {path} was trained on another vocabulary ({len(meta.get('vocab', []))} "
             f"tokens) than this run's data gives ({len(meta_now['vocab'])} tokens)"
         )
+    saved = {k: meta.get(k) for k in ("model", "optim", "train", "data")}
+    try:  # a checkpoint from before a model field existed has that field's default
+        saved["model"] = config_from_meta(saved["model"] or {})._asdict()
+    except (TypeError, ValueError) as err:
+        raise CLIError(f"--resume: {path}: its model description is not usable ({err})") from None
     diffs = mismatches(
-        {k: meta.get(k) for k in ("model", "optim", "train", "data")},
+        saved,
         {k: meta_now[k] for k in ("model", "optim", "train", "data")},
     )
     if diffs:
@@ -221,8 +236,11 @@ def _describe_model(cfg: ModelConfig) -> str:
         ]
         if value != default
     )
-    H_out = cfg.proj_size or cfg.hidden_size
-    return f"LSTM({cfg.vocab_size}, {cfg.hidden_size}{opts}) -> Linear({H_out}, {cfg.vocab_size}), {cfg.dtype}"
+    H_out, E = cfg.proj_size or cfg.hidden_size, cfg.embedding_dim
+    first = f"Embedding({cfg.vocab_size}, {E}) -> " if E else ""
+    return (
+        f"{first}LSTM({E or cfg.vocab_size}, {cfg.hidden_size}{opts}) -> Linear({H_out}, {cfg.vocab_size}), {cfg.dtype}"
+    )
 
 
 def _progress(epoch: int, done: int, total: int) -> None:

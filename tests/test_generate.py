@@ -1,0 +1,145 @@
+"""Generation: the state carried between steps, NumPy and PyTorch drawing the same tokens (float64),
+EOS, top-k, and ``numpy-lstm sample`` on both backends and both token levels, with its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from numpy_lstm_app.checkpoint import save_checkpoint
+from numpy_lstm_app.cli import main
+from numpy_lstm_app.data import EOS, SPECIALS
+from numpy_lstm_app.generate import generate, numpy_stepper, sample_next, torch_stepper
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+
+CONFIGS = [
+    dict(hidden_size=6),
+    dict(hidden_size=6, num_layers=2, proj_size=3, embedding_dim=4),
+]
+
+
+@pytest.mark.parametrize("kw", CONFIGS, ids=["one-hot", "embedding-2layers-proj"])
+def test_steps_carrying_the_state_equal_one_run_over_the_whole_sequence(kw) -> None:
+    model = NextTokenModel(ModelConfig(7, dtype="float64", **kw), seed=0).eval()
+    ids = np.random.default_rng(0).integers(0, 7, size=(9, 1))
+    whole = model(model.encode(ids))  # (9, 1, V)
+    logits, state = model.step(ids[:4])  # the prime, once
+    pieces = [logits]
+    for t in range(4, 9):
+        logits, state = model.step(ids[t : t + 1], state)  # one token, the state carried
+        pieces.append(logits)
+    np.testing.assert_allclose(np.concatenate(pieces), whole, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kw", CONFIGS, ids=["one-hot", "embedding-2layers-proj"])
+def test_numpy_and_torch_draw_the_same_tokens_in_float64(kw) -> None:
+    model = NextTokenModel(ModelConfig(9, dtype="float64", **kw), seed=1)
+    np_step, t_step = numpy_stepper(model), torch_stepper(model)
+    prime = [2, 3, 4]
+    a, sa = np_step(np.array(prime)[:, None], None)
+    b, sb = t_step(np.array(prime)[:, None], None)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13, err_msg="prime logits")
+    for seed, temperature, top_k in [(0, 1.0, None), (1, 1.7, None), (2, 0.8, 3), (3, 1.0, 5)]:
+        ours = generate(np_step, prime, 40, temperature=temperature, top_k=top_k, seed=seed)
+        theirs = generate(t_step, prime, 40, temperature=temperature, top_k=top_k, seed=seed)
+        assert ours == theirs, (seed, temperature, top_k)
+        assert len(set(ours.ids)) > 1, "a real draw, not one token repeated"
+
+
+def test_top_k_one_is_greedy_and_eos_stops() -> None:
+    model = NextTokenModel(ModelConfig(6, 5, dtype="float64"), seed=2)
+    step = numpy_stepper(model)
+    out = generate(step, [2], 12, top_k=1, seed=0)
+    history = [2]
+    for token in out.ids:  # replay: each drawn token is the argmax after the tokens before it
+        logits, _ = model.step(np.array(history)[:, None])
+        assert token == int(logits[-1, 0].argmax())
+        history.append(token)
+    eos = SPECIALS.index(EOS)
+    model.fc.params["bias"][...] = -30.0
+    model.fc.params["bias"][eos] = 30.0  # the model now always says EOS
+    assert generate(step, [2], 12, seed=0, eos_id=eos) == ([], True)
+    assert generate(step, [2], 3, seed=0, eos_id=None).ids == [eos] * 3, "without an EOS id, no stop"
+
+
+def test_sample_next_follows_the_temperature_scaled_distribution() -> None:
+    rng = np.random.default_rng(0)
+    logits = np.log(np.array([0.5, 0.3, 0.2]))
+    draws = np.bincount([sample_next(logits, 1.0, None, rng) for _ in range(20000)], minlength=3) / 20000
+    np.testing.assert_allclose(draws, [0.5, 0.3, 0.2], atol=0.015)
+    hot = np.bincount([sample_next(logits, 2.0, 2, rng) for _ in range(20000)], minlength=3) / 20000
+    p = np.sqrt([0.5, 0.3])
+    np.testing.assert_allclose(hot, [*(p / p.sum()), 0.0], atol=0.015)  # top 2, flattened
+
+
+def test_generate_refuses_bad_options() -> None:
+    step = numpy_stepper(NextTokenModel(ModelConfig(4, 3)))
+    for kwargs, message in [
+        (dict(temperature=0.0), "temperature must be a finite number > 0, got 0.0"),
+        (dict(temperature=float("nan")), "temperature must be a finite number > 0"),
+        (dict(top_k=0), "top_k must be an integer >= 1"),
+        (dict(length=-1), "length must be an integer >= 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            generate(step, [1], **{"length": 3, **kwargs})
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        generate(step, [], 3)
+    with pytest.raises(ValueError, match=r"step must return logits of shape \(T, 1, V\), got \(1, 1, 1, 4\)"):
+        generate(lambda ids, state: (np.zeros((len(ids), 1, 1, 4)), state), [1], 3)
+
+
+# --- the command ----------------------------------------------------------------------------------
+def _checkpoint(path: Path, tokens: list[str], data: dict, **kw) -> Path:
+    """A float64 checkpoint of a random model, as ``numpy-lstm train`` writes them."""
+    cfg = ModelConfig(len(tokens), 8, dtype="float64", **kw)
+    model = NextTokenModel(cfg, seed=4)
+    model_meta = cfg._asdict()
+    if not cfg.embedding_dim:
+        del model_meta["embedding_dim"]  # as a checkpoint written before embeddings existed
+    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    save_checkpoint(path, arrays, {"model": model_meta, "vocab": tokens, "data": data, "epoch": 1})
+    return path
+
+
+@pytest.mark.parametrize(
+    "level, tokens, prime, kw",
+    [
+        ("char", [*SPECIALS, " ", "a", "e", "h", "l", "o"], "hello", dict(embedding_dim=3)),
+        ("word", [*SPECIALS, "cat", "dog", "sat", "the"], "the cat", dict()),
+    ],
+)
+def test_sample_command_both_backends_same_text(tmp_path: Path, capsys, level, tokens, prime, kw) -> None:
+    ckpt = _checkpoint(tmp_path / "c.npz", tokens, {"task": "text", "level": level}, **kw)
+    texts = []
+    for backend in ("numpy", "torch"):
+        args = ["sample", "--checkpoint", str(ckpt), "--prime", prime, "--length", "30", "--seed", "5"]
+        assert main([*args, "--temperature", "1.5", "--backend", backend]) == 0
+        out, err = capsys.readouterr()
+        texts.append(out.rstrip("\n"))
+        assert f"generated by {backend}" in err
+    assert texts[0] == texts[1], texts
+    assert texts[0].startswith(prime) and len(texts[0]) > len(prime)
+    if level == "char":
+        assert set(texts[0].replace("<UNK>", "")) <= set(tokens[2:]), "characters joined without spaces"
+    else:
+        assert set(texts[0].split()) <= set(tokens[2:]), "words joined with spaces"
+
+
+def test_sample_command_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    ckpt = _checkpoint(tmp_path / "c.npz", [*SPECIALS, "a", "b"], {"task": "anbn", "k_min": 1, "k_max": 3})
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    cases = [
+        (["--checkpoint", str(ckpt), "--prime", "a c d"], "--prime: ['c', 'd'] are not in the model's vocabulary"),
+        (["--checkpoint", str(ckpt), "--prime", "a", "--temperature", "0"], "temperature must be a finite number > 0"),
+        (["--checkpoint", str(ckpt), "--prime", "a", "--temperature", "-1"], "got -1.0"),
+        (["--checkpoint", str(ckpt), "--prime", "a", "--top-k", "0"], "--top-k: top_k must be an integer >= 1"),
+        (["--checkpoint", str(ckpt), "--prime", "  "], "--prime: it has no tokens"),
+        (["--checkpoint", str(tmp_path / "junk.npz"), "--prime", "a"], "--checkpoint:"),
+        (["--checkpoint", str(tmp_path / "none.npz"), "--prime", "a"], "--checkpoint: checkpoint not found"),
+    ]
+    for args, message in cases:
+        assert main(["sample", *args]) == 2, args
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and message in err, (args, err)
