@@ -46,6 +46,33 @@ def check_config(cfg: ModelConfig, bidirectional: bool = False) -> None:
         raise ValueError(f"vocab_size must be >= 2, got {cfg.vocab_size}")
 
 
+def parameter_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The names and shapes of ``NextTokenModel(cfg).state_dict()``, in order, by arithmetic alone.
+
+    Nothing is allocated, so a checkpoint's description can be checked (and its size bounded)
+    before any model is built.  ``H`` hidden, ``P`` projection (``H_out = P or H``), ``V`` vocabulary::
+
+        lstm.weight_ih_l0  (4H, V)        lstm.weight_ih_lk  (4H, H_out)   k >= 1
+        lstm.weight_hh_lk  (4H, H_out)    lstm.bias_ih_lk, lstm.bias_hh_lk  (4H,)   with bias
+        lstm.weight_hr_lk  (P, H)         with a projection
+        fc.weight          (V, H_out)     fc.bias  (V,)
+    """
+    V, H, P = cfg.vocab_size, cfg.hidden_size, cfg.proj_size
+    H_out = P or H
+    shapes: dict[str, tuple[int, ...]] = {}
+    for k in range(cfg.num_layers):
+        shapes[f"lstm.weight_ih_l{k}"] = (4 * H, V if k == 0 else H_out)
+        shapes[f"lstm.weight_hh_l{k}"] = (4 * H, H_out)
+        if cfg.bias:
+            shapes[f"lstm.bias_ih_l{k}"] = (4 * H,)
+            shapes[f"lstm.bias_hh_l{k}"] = (4 * H,)
+        if P:
+            shapes[f"lstm.weight_hr_l{k}"] = (P, H)
+    shapes["fc.weight"] = (V, H_out)
+    shapes["fc.bias"] = (V,)
+    return shapes
+
+
 class NextTokenModel(Module):
     """``logits = model(inputs, lengths)``; ``model.backward(dlogits)`` fills ``grads``."""
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from numpy_lstm import no_grad
 from numpy_lstm.losses import IGNORE_INDEX, cross_entropy, cross_entropy_backward
 from numpy_lstm_app.data import one_hot
-from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.model import ModelConfig, NextTokenModel, parameter_shapes
 from numpy_lstm_app.torch_model import net_from_numpy, numpy_from_net, stacked_net_from_numpy
 
 
@@ -142,3 +142,19 @@ def test_astype_keeps_names_values_and_links() -> None:
     for name, v in model.params.items():
         assert m64.params[name].dtype == np.float64
         np.testing.assert_array_equal(m64.params[name], v.astype(np.float64), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(4),
+        ModelConfig(7, 5, num_layers=3, proj_size=2, dropout=0.2),
+        ModelConfig(3, 1, bias=False, dtype="float64"),
+        ModelConfig(9, 6, num_layers=2, bias=False, proj_size=5),
+    ],
+    ids=["default", "3-layers-proj", "no-bias", "2-layers-proj-no-bias"],
+)
+def test_parameter_shapes_are_the_state_dicts(cfg: ModelConfig) -> None:
+    """The arithmetic gives the same names, order and shapes as a model that is built."""
+    built = {name: value.shape for name, value in NextTokenModel(cfg).state_dict().items()}
+    assert list(parameter_shapes(cfg).items()) == list(built.items())
