@@ -86,7 +86,9 @@ def atomic_write(path: str | Path, write: Any, suffix: str = "") -> None:
         raise
 
 
-def remove_stale_temporaries(folder: str | Path, names: tuple[str, ...], older_than_s: float = STALE_AFTER_S) -> list[Path]:
+def remove_stale_temporaries(
+    folder: str | Path, names: tuple[str, ...], older_than_s: float = STALE_AFTER_S
+) -> list[Path]:
     """Delete :func:`atomic_write`'s leftovers for ``names`` in ``folder``: only files named as it
     names them (``.<name>.<8 random characters>.tmp``) and untouched for ``older_than_s`` seconds
     (a live writer keeps its file fresh).  Returns what was removed."""
@@ -144,7 +146,9 @@ def _headers(zf: zipfile.ZipFile, path: Path) -> dict[str, tuple[tuple[int, ...]
                     raise ValueError(f".npy format version {version}")
                 shape, _, dtype = _HEADER_READERS[version](f)
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as err:
-            raise CheckpointError(f"{path} is not a readable .npz checkpoint: the header of {name!r} is bad ({err})") from None
+            raise CheckpointError(
+                f"{path} is not a readable .npz checkpoint: the header of {name!r} is bad ({err})"
+            ) from None
         if dtype.hasobject:
             raise CheckpointError(f"{path}: {name!r} holds Python objects (pickled data), never read: not a checkpoint")
         out[name] = (shape, dtype)

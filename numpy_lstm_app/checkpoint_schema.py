@@ -108,7 +108,9 @@ def _int(value: Any, where: str, lo: int, hi: int) -> int:
     return value
 
 
-def _num(value: Any, where: str, lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> float:
+def _num(
+    value: Any, where: str, lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False
+) -> float:
     ok = type(value) in (int, float) and math.isfinite(value)
     ok = ok and (lo < value if lo_open else lo <= value) and (value < hi if hi_open else value <= hi)
     if not ok:

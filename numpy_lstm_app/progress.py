@@ -79,7 +79,8 @@ class EpochProgress:
         now = self.clock()
         took, self.mark = now - self.mark, now
         self.times.append(took)
-        line = f"epoch {epoch:>{self.width}}/{self.last}  {text + '  ' if text else ''}{seconds(took)}, {self._left(epoch)}"
+        shown = text + "  " if text else ""
+        line = f"epoch {epoch:>{self.width}}/{self.last}  {shown}{seconds(took)}, {self._left(epoch)}"
         if self.live:
             if self.bar_shown:
                 self.stream.write("\r\033[K")

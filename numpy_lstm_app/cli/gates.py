@@ -46,7 +46,9 @@ def load_trained(path: str | Path) -> tuple[NextTokenModel, Vocabulary, dict[str
     return model.eval(), ckpt.vocab, ckpt.meta
 
 
-def quick_train(epochs: int, seed: int, data: Dataset | None = None) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:
+def quick_train(
+    epochs: int, seed: int, data: Dataset | None = None
+) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:
     """Train the default next-token model on the default task with the app's loop (a few seconds),
     showing each epoch's time and the time left."""
     data = build_dataset(DataConfig(seed=seed)) if data is None else data

@@ -25,8 +25,9 @@ from typing import Any
 from numpy_lstm_app.backend import Backend, NumpyBackend, OptimConfig
 from numpy_lstm_app.cli import CLIError
 from numpy_lstm_app.cli.train_outputs import CHECKPOINT, METRICS, PLOT, RunFolder, prepare, truncate, write_outputs
+from numpy_lstm_app.cli.train_report import describe_data, describe_model, losses, report
 from numpy_lstm_app.cli.train_resume import Store, StoreTrue, apply_checkpoint, check_same_data
-from numpy_lstm_app.data import SPECIALS, accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
+from numpy_lstm_app.data import SPECIALS, accuracy_ceiling, loss_floor
 from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
 from numpy_lstm_app.limits import (
     MAX_BATCH,
@@ -40,7 +41,7 @@ from numpy_lstm_app.limits import (
 )
 from numpy_lstm_app.model import ModelConfig, NextTokenModel
 from numpy_lstm_app.progress import EpochProgress
-from numpy_lstm_app.train import Diverged, TrainConfig, evaluate, fit, new_history, sample_predictions
+from numpy_lstm_app.train import Diverged, TrainConfig, fit, new_history
 
 RESUMED = "; with --resume: the checkpoint's"  # said by every option whose default then comes from it
 
@@ -78,10 +79,12 @@ def register(subparsers: Any) -> None:
         help="train up to this epoch; with --resume a larger number trains longer "
         f"(default: %(default)s{RESUMED} target)")
     add(g, "--batch-size", type=int, default=16, help=f"sequences per minibatch (default: %(default)s{RESUMED})")
-    add(g, "--optimizer", choices=("adam", "sgd"), default="adam", help=f"as torch.optim (default: %(default)s{RESUMED})")
+    add(g, "--optimizer", choices=("adam", "sgd"), default="adam",
+        help=f"as torch.optim (default: %(default)s{RESUMED})")
     add(g, "--lr", type=float, default=0.01, help=f"learning rate, > 0 (default: %(default)s{RESUMED})")
     add(g, "--momentum", type=float, default=0.0, help=f"SGD momentum, >= 0 (default: %(default)s{RESUMED})")
-    add(g, "--weight-decay", type=float, default=0.0, help=f"L2 penalty added to the gradient (default: %(default)s{RESUMED})")
+    add(g, "--weight-decay", type=float, default=0.0,
+        help=f"L2 penalty added to the gradient, >= 0 (default: %(default)s{RESUMED})")
     add(g, "--clip", type=float, default=None,
         help=f"clip the global gradient norm to this positive number (default: off{RESUMED})")
     add(g, "--seed", type=int, default=0,
@@ -96,7 +99,8 @@ def register(subparsers: Any) -> None:
         help=f"--text tokens: words or characters (default: %(default)s{RESUMED})")
     add(g, "--max-len", type=int, default=50,
         help=f"--text: longest input window, at most {MAX_STEPS:,} (default: %(default)s{RESUMED})")
-    add(g, "--sequences", type=int, default=200, help=f"built-in task: number of sequences (default: %(default)s{RESUMED})")
+    add(g, "--sequences", type=int, default=200,
+        help=f"built-in task: number of sequences (default: %(default)s{RESUMED})")
     add(g, "--k-min", type=int, default=1, help=f"built-in task: fewest a's (default: %(default)s{RESUMED})")
     add(g, "--k-max", type=int, default=9,
         help=f"built-in task: most a's, at most {MAX_STEPS // 2:,} (default: %(default)s{RESUMED})")
@@ -207,12 +211,15 @@ def _load_data(args: argparse.Namespace) -> Dataset:
             "a smaller --batch-size or --max-len, or --level char" if args.text else "a smaller --batch-size",
         )
     except ValueError as err:
-        raise CLIError(f"{'--text ' + args.text + ': its vocabulary of ' + format(len(data.vocab), ',') + ' tokens: ' if args.text else ''}{err}") from None
+        what = f"--text {args.text}: its vocabulary of {len(data.vocab):,} tokens: " if args.text else ""
+        raise CLIError(f"{what}{err}") from None
     _check_size(_configs(args, len(data.vocab))[0])
     return data
 
 
-def _meta(model: ModelConfig, optim: OptimConfig, train: TrainConfig, data: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+def _meta(
+    model: ModelConfig, optim: OptimConfig, train: TrainConfig, data: Dataset, args: argparse.Namespace
+) -> dict[str, Any]:
     return {
         "model": model._asdict(),
         "optim": optim._asdict(),
@@ -255,46 +262,6 @@ def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: Optim
     return backends
 
 
-# --- printing -------------------------------------------------------------------------------------
-def _losses(epoch: int, history: dict[str, Any]) -> str:
-    hs = history["backends"]
-    i = history["epoch"].index(epoch)
-    if len(hs) == 1:
-        (h,) = hs.values()
-        return (
-            f"train loss {h['train_loss'][i]:.4f} acc {h['train_accuracy'][i]:.3f}  "
-            f"val loss {h['val_loss'][i]:.4f} acc {h['val_accuracy'][i]:.3f}"
-        )
-    parts = "  ".join(f"{name} train {h['train_loss'][i]:.12f} val {h['val_loss'][i]:.12f}" for name, h in hs.items())
-    return f"{parts}  max |diff| {history['max_abs_loss_diff'][i]:.1e}"
-
-
-def _describe_model(cfg: ModelConfig) -> str:
-    opts = "".join(
-        f", {name}={value}"
-        for name, value, default in [
-            ("num_layers", cfg.num_layers, 1),
-            ("proj_size", cfg.proj_size, 0),
-            ("dropout", cfg.dropout, 0.0),
-        ]
-        if value != default
-    )
-    H_out = cfg.proj_size or cfg.hidden_size
-    return f"LSTM({cfg.vocab_size}, {cfg.hidden_size}{opts}) -> Linear({H_out}, {cfg.vocab_size}), {cfg.dtype}"
-
-
-def _describe(data: Dataset, args: argparse.Namespace) -> str:
-    d = data.description
-    src = (
-        f"task a^k b^k EOS, k in [{d['k_min']}, {d['k_max']}]"
-        if data.is_synthetic
-        else f"text {args.text} ({d['level']}-level)"
-    )
-    sizes = ", ".join(f"{n} {len(s)}" for n, s in zip(("train", "validation", "test"), data.splits, strict=True))
-    shown = " ".join(data.vocab.tokens[:12]) + (" ..." if len(data.vocab) > 12 else "")
-    return f"data: {src}: {sizes} sequences; vocabulary {len(data.vocab)} ({shown})"
-
-
 # --- the command ----------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
@@ -335,8 +302,8 @@ def run(args: argparse.Namespace) -> int:
             "note: matplotlib is not installed, so no plot will be drawn (pip install 'numpy-lstm[plot]')",
             file=sys.stderr,
         )
-    print(_describe(data, args))
-    print(f"model: {_describe_model(model_cfg)}, {model.num_parameters():,} parameters")
+    print(describe_data(data, args))
+    print(f"model: {describe_model(model_cfg)}, {model.num_parameters():,} parameters")
     device = f" ({backends[-1].device})" if args.backend != "numpy" else ""
     print(
         f"training: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}"
@@ -355,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_epoch_end(epoch: int, hist: dict[str, Any]) -> None:
         save(epoch, hist)
-        progress.epoch_end(epoch, _losses(epoch, hist) if epoch % every == 0 or epoch == args.epochs else "")
+        progress.epoch_end(epoch, losses(epoch, hist) if epoch % every == 0 or epoch == args.epochs else "")
 
     ceiling = float(accuracy_ceiling(args.k_min, args.k_max)) if data.is_synthetic else None
     floor = loss_floor(args.k_min, args.k_max) if data.is_synthetic else None
@@ -369,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
         if not saved_epochs and history["epoch"]:  # resumed at or past --epochs: nothing trained
             print(f"the checkpoint is already at epoch {history['epoch'][-1]} (--epochs {args.epochs}): no training")
             save(history["epoch"][-1], history)
-        _report(args, data, backends, history, bounds, out, t0)
+        report(args, data, backends, history, bounds, out, t0)
     except KeyboardInterrupt:
         progress.close()
         return _interrupted(folder, history, bounds, args, t0)
@@ -402,33 +369,3 @@ def _interrupted(folder: RunFolder, history: dict[str, Any], bounds: dict[str, A
     print(f"numpy-lstm train: interrupted; {path} holds epoch {epoch}, {METRICS} and {PLOT} its history; "
           f"continue with: numpy-lstm train --resume {shlex.quote(str(path))}", file=sys.stderr)
     return 130
-
-
-def _report(args: argparse.Namespace, data: Dataset, backends: list[Backend], history: dict[str, Any],
-            bounds: dict[str, Any], out: Path, t0: float) -> None:
-    """Test metrics, sample predictions, then metrics.json and loss.png."""
-    test, test_diff = evaluate(backends, make_batches(data.encoded[2], args.batch_size))
-    best_here = best_accuracy_on(data.splits.test, args.k_min, args.k_max) if data.is_synthetic else None
-    for name, r in test.items():
-        print(f"test ({name}): loss {r.loss:.4f}  accuracy {r.accuracy:.3f}")
-    if bounds["accuracy_ceiling"] is not None:
-        print(
-            f"best possible: accuracy {bounds['accuracy_ceiling']:.3f} and loss {bounds['loss_floor']:.4f} "
-            f"expected over the task; accuracy {best_here:.3f} on this test set"
-        )
-    if len(backends) > 1:
-        largest = max(history["max_abs_loss_diff"] + [test_diff])
-        print(f"largest |loss difference| numpy vs torch over the run: {largest:.2e}")
-    if args.samples:
-        chars = bool(args.text) and args.level == "char"
-
-        def show(tokens: list[str]) -> str:  # characters side by side; <EOS> and <UNK> marked
-            return "".join(f"<{t}>" if t in SPECIALS else t for t in tokens) if chars else " ".join(tokens)
-
-        print("test predictions (input -> target / predicted):")
-        for s in sample_predictions(backends[0], data.encoded[2], data.vocab, args.samples):
-            print(f"  input     {show(s.inputs)}\n  target    {show(s.targets)}\n  predicted {show(s.predicted)}\n")
-    wall = time.perf_counter() - t0
-    write_outputs(out, history, test, bounds, test_diff, args, wall, best_here=best_here)
-    plot = f"{out / PLOT}, " if importlib.util.find_spec("matplotlib") else ""
-    print(f"wrote {plot}{out / CHECKPOINT}, {out / METRICS} in {wall:.1f} s")

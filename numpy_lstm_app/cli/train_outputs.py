@@ -111,7 +111,8 @@ def write_outputs(
         "args": {k: v for k, v in vars(args).items() if k not in ("func", "given_options")},
     }
     if len(names) > 1:
-        metrics["max_abs_loss_diff"] = max(history["max_abs_loss_diff"] + ([test_diff] if test_diff else []), default=0.0)
+        diffs = history["max_abs_loss_diff"] + ([test_diff] if test_diff else [])
+        metrics["max_abs_loss_diff"] = max(diffs, default=0.0)
         metrics["max_abs_loss_diff_per_epoch"] = history["max_abs_loss_diff"]
     if stopped:
         metrics["stopped"] = stopped

@@ -134,7 +134,9 @@ def apply_checkpoint(args: argparse.Namespace) -> Checkpoint:
     return ckpt
 
 
-def check_same_data(ckpt: Checkpoint, data_description: dict[str, Any], vocab: list[str], args: argparse.Namespace) -> None:
+def check_same_data(
+    ckpt: Checkpoint, data_description: dict[str, Any], vocab: list[str], args: argparse.Namespace
+) -> None:
     """The data read now must be the data the checkpoint was trained on (a text's content, not its name)."""
     saved = {k: v for k, v in ckpt.description.data.items() if k != "file"}
     now = {k: v for k, v in data_description.items() if k != "file"}
