@@ -170,3 +170,23 @@ def test_a_new_run_removes_the_old_runs_metrics_and_plot_with_its_first_checkpoi
     folder.save({"model.w": np.zeros(2)}, {"epoch": 1})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]
     assert folder.checkpoint_epoch() == 1 and not folder.holds_another_run()
+
+
+def test_a_text_run_resumes_from_its_recorded_file_and_refuses_another(tmp_path: Path, capsys) -> None:
+    text = tmp_path / "poem.txt"
+    text.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 8)
+    options = ["--text", str(text), "--level", "char", "--max-len", "12", "--hidden-size", "6", "--samples", "0"]
+    assert main(["train", "--out", str(tmp_path / "full"), "--epochs", "3", *options]) == 0
+    assert main(["train", "--out", str(tmp_path / "part"), "--epochs", "1", *options]) == 0
+    ckpt = tmp_path / "part" / "checkpoint.npz"
+    assert main(["train", "--resume", str(ckpt), "--epochs", "3"]) == 0  # no --text: the recorded path
+    _same_run(tmp_path / "part", tmp_path / "full")
+    other = tmp_path / "other.txt"
+    other.write_text("the cat sat on the mat\n" * 16)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(ckpt), "--text", str(other), "--epochs", "4"]) == 2
+    err = capsys.readouterr().err
+    assert f"--text: {other} is not the data {ckpt} was trained on (sha256: checkpoint has" in err, err
+    text.unlink()
+    assert main(["train", "--resume", str(ckpt), "--epochs", "4"]) == 2
+    assert f"was trained on {text}, which is not there now; give --text" in capsys.readouterr().err

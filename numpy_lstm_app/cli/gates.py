@@ -27,7 +27,7 @@ from numpy_lstm_app.cli import CLIError
 from numpy_lstm_app.cli.train_outputs import writable_folder
 from numpy_lstm_app.data import Vocabulary, one_hot
 from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
-from numpy_lstm_app.limits import MAX_EPOCHS, MAX_SEED, MAX_STEPS
+from numpy_lstm_app.limits import MAX_EPOCHS, MAX_SEED, MAX_STEPS, check_one_hot_size
 from numpy_lstm_app.model import ModelConfig, NextTokenModel
 from numpy_lstm_app.progress import EpochProgress
 from numpy_lstm_app.train import TrainConfig, fit, new_history
@@ -134,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
     if not tokens:
         raise CLIError("--text: no tokens in it")
     _check_tokens(tokens, vocab, args.layer, model.lstm.num_layers if args.checkpoint is not None else 1)
+    try:
+        check_one_hot_size(len(tokens), 1, len(vocab), "float64", "fewer tokens in --text")
+    except ValueError as err:
+        raise CLIError(f"--text: {err}") from None
     writable_folder(out)
     if args.checkpoint is None:
         model, vocab, meta = quick_train(args.epochs, args.seed, data)

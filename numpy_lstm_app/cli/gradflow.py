@@ -24,6 +24,7 @@ from numpy_lstm.introspect import set_forget_bias, state_gradients
 from numpy_lstm.lstm import LSTM
 from numpy_lstm_app.cli import CLIError
 from numpy_lstm_app.cli.train_outputs import writable_folder
+from numpy_lstm_app.data import one_hot
 from numpy_lstm_app.limits import MAX_SEED, MAX_STEPS, check_model_size, check_one_hot_size
 from numpy_lstm_app.model import ModelConfig
 
@@ -64,7 +65,7 @@ def gradient_flow(
         set_forget_bias(lstm, forget_bias)
     rng = np.random.default_rng(seed + 1)
     tokens = rng.integers(0, vocab, size=(steps, batch))  # (T, N)
-    x = np.eye(vocab)[tokens]  # (T, N, V) one-hot
+    x = one_hot(tokens, vocab, dtype=np.float64)  # (T, N, V), without a (V, V) identity
     return flow_of(lstm, x, unit_directions(rng, batch, hidden))
 
 
@@ -82,13 +83,18 @@ def trained_flow(path: str, steps: int, seed: int, batch: int) -> tuple[GradFlow
         raise CLIError(f"--checkpoint: {err}") from None
     rng = np.random.default_rng(seed + 1)
     V = len(vocab)
+    try:
+        H4 = 4 * model.lstm.hidden_size  # the gate records are (T, N, 4H)
+        check_one_hot_size(steps, batch, max(V, H4), "float64", "fewer --steps or a smaller --batch")
+    except ValueError as err:
+        raise CLIError(f"--checkpoint: {err}") from None
     if meta.get("data", {}).get("task") == "anbn":
         ids = vocab.encode(["a"] * (steps // 2) + ["b"] * (steps - steps // 2))[:, None].repeat(batch, axis=1)
         read = f"a^{steps // 2} b^{steps - steps // 2}"
     else:
         ids = rng.integers(min(2, V - 1), V, size=(steps, batch))  # skip UNK and EOS when there are others
         read = "random tokens of its vocabulary"
-    x = np.eye(V)[ids]  # (T, N, V)
+    x = one_hot(ids, V, dtype=np.float64)  # (T, N, V)
     flow = flow_of(model.lstm, x, unit_directions(rng, batch, model.lstm.hidden_out))
     return flow, model.lstm, read
 
