@@ -4,7 +4,8 @@ One-hot tokens -> LSTM -> Linear -> cross-entropy, trained to predict each seque
 data (:mod:`.data`, :mod:`.dataset`), the model (:mod:`.model`), one training loop for every backend
 (:mod:`.train`, :mod:`.backend`; the PyTorch backend in :mod:`.torch_backend`), checkpoints
 (:mod:`.checkpoint`, checked field by field against :mod:`.checkpoint_schema`), size bounds
-(:mod:`.limits`), progress lines (:mod:`.progress`) and plots (:mod:`.plots`).  Every ``numpy-lstm`` command is in :mod:`.cli`.
+(:mod:`.limits`), progress lines (:mod:`.progress`) and plots (:mod:`.plots`).  Every ``numpy-lstm``
+command is in :mod:`.cli`.
 
 Layers (imports point down only; ``tests/test_layers.py`` keeps it so)::
 
