@@ -57,11 +57,11 @@ class RunFolder:
         self.owned = resumed_from is not None and here.exists() and here.resolve() == resumed_from.resolve()
 
     def save(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        if not self.owned:
-            self.owned = True  # from now on the checkpoint here may be this run's
+        if not self.owned:  # the other run's metrics and plot go first: never beside this run's weights
             for name in (METRICS, PLOT):
                 (self.out / name).unlink(missing_ok=True)
         save_checkpoint(self.out / CHECKPOINT, arrays, meta)
+        self.owned = True
 
     def checkpoint_epoch(self) -> int | None:
         """The epoch of this run's checkpoint in ``out`` (None: it has none there)."""
