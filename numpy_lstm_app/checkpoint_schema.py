@@ -39,6 +39,7 @@ from numpy_lstm_app.limits import (
     MAX_SEED,
     MAX_SEQUENCES,
     MAX_STEPS,
+    MAX_VOCAB_CHARS,
     check_model_size,
 )
 from numpy_lstm_app.model import ModelConfig, parameter_shapes
@@ -221,7 +222,7 @@ def _vocab(v: Any, size: int, data: dict[str, Any]) -> list[str]:
     if not isinstance(v, list) or len(v) != size:
         raise _fail("vocab", f"a list of {size} tokens (model.vocab_size)", v)
     for i, tok in enumerate(v):
-        _str(tok, f"vocab[{i}]")
+        _str(tok, f"vocab[{i}]", max_len=MAX_VOCAB_CHARS)
     if v[: len(SPECIALS)] != list(SPECIALS):
         raise _fail("vocab", f"a list starting with {list(SPECIALS)}", v[:2])
     rest = v[len(SPECIALS):]

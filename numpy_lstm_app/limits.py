@@ -19,6 +19,7 @@ MAX_STEPS = 10_000  # input steps of one sequence (the time loop runs in Python)
 MAX_EPOCHS = 1_000_000
 MAX_BATCH = 1_000_000  # sequences in one minibatch
 MAX_SEQUENCES = 10_000_000  # sequences of the built-in task
+MAX_VOCAB_CHARS = 1 << 23  # a vocabulary's JSON in a checkpoint's description (read back up to 2**24)
 MAX_SEED = 2**63 - 1  # seeds are non-negative (NumPy's SeedSequence, torch.manual_seed)
 
 

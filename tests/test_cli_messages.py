@@ -96,3 +96,21 @@ def test_dollar_signs_in_tokens_and_paths_are_drawn_as_text(tmp_path: Path, caps
     assert main(["gradflow", "--checkpoint", str(ckpt), "--steps", "5", "--out", str(run)]) == 0
     for name in ("loss.png", "gates.png", "gradflow.png"):
         assert (run / name).read_bytes()[:4] == b"\x89PNG", name
+
+
+def test_a_vocabulary_too_long_to_store_is_refused_before_training(tmp_path: Path, capsys) -> None:
+    text = tmp_path / "long.txt"
+    text.write_text("\n".join(" ".join(f"{'x' * 100}{i}_{j}" for j in range(100)) for i in range(1000)) + "\n")
+    err = error_of(capsys, "train", "--text", str(text), "--max-len", "1", "--hidden-size", "1",
+                   "--out", str(tmp_path / "o"))
+    assert "characters to store in a checkpoint; the limit is 8,388,608" in err, err
+
+
+def test_a_long_word_is_a_token_like_any_other(tmp_path: Path) -> None:
+    """A checkpoint the command writes, the command reads: no length limit on a single token."""
+    text = tmp_path / "long.txt"
+    text.write_text(("short " + "y" * 5000 + " word\n") * 12)
+    run = tmp_path / "run"
+    assert main(["train", "--text", str(text), "--epochs", "1", "--hidden-size", "4", "--samples", "0",
+                 "--out", str(run)]) == 0
+    assert main(["train", "--resume", str(run / "checkpoint.npz"), "--epochs", "2"]) == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import shlex
 import sys
@@ -36,6 +37,7 @@ from numpy_lstm_app.limits import (
     MAX_SEED,
     MAX_SEQUENCES,
     MAX_STEPS,
+    MAX_VOCAB_CHARS,
     check_model_size,
     check_one_hot_size,
 )
@@ -214,6 +216,10 @@ def _load_data(args: argparse.Namespace) -> Dataset:
         what = f"--text {args.text}: its vocabulary of {len(data.vocab):,} tokens: " if args.text else ""
         raise CLIError(f"{what}{err}") from None
     _check_size(_configs(args, len(data.vocab))[0])
+    chars = len(json.dumps(data.vocab.tokens))
+    if chars > MAX_VOCAB_CHARS:
+        raise CLIError(f"--text {args.text}: its vocabulary of {len(data.vocab):,} tokens takes {chars:,} characters "
+                       f"to store in a checkpoint; the limit is {MAX_VOCAB_CHARS:,} (try --level char)")
     return data
 
 
