@@ -145,7 +145,7 @@ def _headers(zf: zipfile.ZipFile, path: Path) -> dict[str, tuple[tuple[int, ...]
                 if version not in _HEADER_READERS:
                     raise ValueError(f".npy format version {version}")
                 shape, _, dtype = _HEADER_READERS[version](f)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as err:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as err:
             raise CheckpointError(
                 f"{path} is not a readable .npz checkpoint: the header of {name!r} is bad ({err})"
             ) from None
@@ -159,7 +159,7 @@ def _read(zf: zipfile.ZipFile, name: str, path: Path) -> np.ndarray:
     try:
         with zf.open(name + ".npy") as f:
             return np.lib.format.read_array(f, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as err:
         raise CheckpointError(f"{path} is not a readable .npz checkpoint: {name!r} cannot be read ({err})") from None
 
 

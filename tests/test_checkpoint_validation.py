@@ -207,7 +207,17 @@ RAW: list[tuple[str, Callable[[Path, Arrays, Meta], None], str]] = [
     ("npy-pickle", lambda p, a, m: p.write_bytes(_pickled_npy()), "not a readable .npz checkpoint"),
     ("zip-with-junk", lambda p, a, m: _zip_with(p, "notes.txt", b"hi"), "not an .npy array: 'notes.txt'"),
     ("zip-bad-header", lambda p, a, m: _zip_with(p, "meta.npy", b"\x93NUMPY\x01\x00junk"), "the header of 'meta'"),
+    ("zip-encrypted", lambda p, a, m: _encrypted(p, a, m), "the header of 'meta' is bad"),
 ]
+
+
+def _encrypted(path: Path, arrays: Arrays, meta: Meta) -> None:
+    """The checkpoint with its first member marked encrypted (bit 0 of the central directory's flags)."""
+    write_raw(path, arrays, meta)
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the first central directory entry: 'meta.npy'
+    data[entry + 8] |= 0x01
+    path.write_bytes(bytes(data))
 
 
 def _pickled_npy() -> bytes:
