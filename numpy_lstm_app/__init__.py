@@ -3,7 +3,9 @@
 One-hot tokens -> LSTM -> Linear -> cross-entropy, trained to predict each sequence's next token:
 data (:mod:`.data`, :mod:`.dataset`), the model (:mod:`.model`), one training loop for every backend
 (:mod:`.train`, :mod:`.backend`; the PyTorch backend in :mod:`.torch_backend`), checkpoints
-(:mod:`.checkpoint`) and plots (:mod:`.plots`).  Every ``numpy-lstm`` command is in :mod:`.cli`.
+(:mod:`.checkpoint`, checked field by field against :mod:`.checkpoint_schema`), size bounds
+(:mod:`.limits`), progress lines (:mod:`.progress`) and plots (:mod:`.plots`).  Every ``numpy-lstm``
+command is in :mod:`.cli`.
 
 Layers (imports point down only; ``tests/test_layers.py`` keeps it so)::
 

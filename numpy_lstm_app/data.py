@@ -89,8 +89,12 @@ def text_sequences(path: str | Path, level: str = "word", max_len: int = 50) -> 
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"text file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a text file")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file (a device, a pipe, ...), so not a text file to train on")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -114,6 +118,15 @@ class Splits(NamedTuple):
     test: list[list[str]]
 
 
+def split_sizes(S: int, val_fraction: float = 0.1, test_fraction: float = 0.1) -> tuple[int, int, int]:
+    """``(n_train, n_val, n_test)`` of ``S`` sequences (see :func:`split_sequences`)."""
+    n_val = max(1, math.floor(S * val_fraction))
+    n_test = max(1, math.floor(S * test_fraction))
+    if S - n_val - n_test < 1:
+        raise ValueError(f"need at least 3 sequences to split into train/validation/test, got {S}")
+    return S - n_val - n_test, n_val, n_test
+
+
 def split_sequences(
     sequences: Sequence[Sequence[str]], seed: int, val_fraction: float = 0.1, test_fraction: float = 0.1
 ) -> Splits:
@@ -122,10 +135,7 @@ def split_sequences(
     Sizes: ``n_val = max(1, floor(S * val_fraction))``, the same for test, the rest for training.
     """
     S = len(sequences)
-    n_val = max(1, math.floor(S * val_fraction))
-    n_test = max(1, math.floor(S * test_fraction))
-    if S - n_val - n_test < 1:
-        raise ValueError(f"need at least 3 sequences to split into train/validation/test, got {S}")
+    n_train, n_val, n_test = split_sizes(S, val_fraction, test_fraction)
     order = np.random.default_rng([seed, 1]).permutation(S)  # (S,)
     picked = [list(sequences[i]) for i in order]
     return Splits(picked[n_val + n_test :], picked[:n_val], picked[n_val : n_val + n_test])
@@ -215,9 +225,21 @@ def optimal_next(prefix: Sequence[str], k_min: int, k_max: int) -> str:
     return "b" if n_b < m else EOS
 
 
-def _correct_tokens(k: int, k_min: int, k_max: int) -> int:
+def _correct_tokens_by_rule(k: int, k_min: int, k_max: int) -> int:
+    """Correct predictions of :func:`optimal_next` on ``a^k b^k EOS``, step by step (``O(k^2)``);
+    :func:`_correct_tokens` is the same count in closed form."""
     seq = ["a"] * k + ["b"] * k + [EOS]
     return sum(optimal_next(seq[: j + 1], k_min, k_max) == seq[j + 1] for j in range(2 * k))
+
+
+def _correct_tokens(k: int, k_min: int, k_max: int) -> int:
+    """Correct optimal predictions on ``a^k b^k EOS`` (``2k`` targets), in ``O(1)``.
+
+    The optimal predictor says ``b`` after ``m`` a's only when ``m == k_max`` (:func:`optimal_next`),
+    so it misses exactly one target, the first ``b``, unless ``k == k_max``; every later target is
+    determined.
+    """
+    return 2 * k if k == k_max else 2 * k - 1
 
 
 def accuracy_ceiling(k_min: int, k_max: int) -> Fraction:
@@ -245,10 +267,14 @@ def loss_floor(k_min: int, k_max: int) -> float:
 
     Only the all-a prefixes are uncertain; each target there costs ``-log P(target | prefix)`` under
     the true distribution.  Pooled over tokens like the reported loss: E[sum of costs] / E[tokens].
+    A sequence with ``k`` a's pays ``-log(1 - p_m)`` for each ``m < k`` (another a) and ``-log p_k``
+    (the first b); running sums over ``m`` make it ``O(k_max)``.
     """
     cost = 0.0
-    for k in range(k_min, k_max + 1):
-        for m in range(1, k + 1):  # input step m - 1 has seen m a's; its target is a (m < k) or b
-            p = _p_end(m, k_min, k_max)
-            cost -= math.log(p if m == k else 1 - p)
+    more_a = 0.0  # sum over m < k of -log(1 - p_m)
+    for k in range(1, k_max + 1):
+        if k >= k_min:
+            cost += more_a - math.log(_p_end(k, k_min, k_max))
+        p = _p_end(k, k_min, k_max)
+        more_a -= math.log(1 - p) if p < 1 else 0.0  # p == 1 only at k == k_max, never used after
     return cost / sum(2 * k for k in range(k_min, k_max + 1))

@@ -17,7 +17,6 @@ parameters are named as in the ``state_dict`` of the PyTorch twin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -41,18 +40,6 @@ class ModelConfig(NamedTuple):
     bias: bool = True  # LSTM biases; the output layer always has its bias
     dtype: str = "float32"
     embedding_dim: int = 0  # 0: one-hot input (V features); E > 0: Embedding(V, E) before the LSTM
-
-
-def config_from_meta(model: Mapping[str, Any]) -> ModelConfig:
-    """The :class:`ModelConfig` a checkpoint describes.  Fields it lacks take their defaults (a
-    checkpoint written before ``embedding_dim`` existed is a one-hot model); unknown fields are
-    refused with ``ValueError`` naming them."""
-    unknown = sorted(set(model) - set(ModelConfig._fields))
-    if unknown:
-        raise ValueError(f"unknown model fields {unknown}; expected some of {list(ModelConfig._fields)}")
-    if "vocab_size" not in model:
-        raise ValueError("the model description has no vocab_size")
-    return ModelConfig(**model)
 
 
 def check_config(cfg: ModelConfig, bidirectional: bool = False) -> None:
@@ -79,6 +66,36 @@ def encode_inputs(cfg: ModelConfig, ids: np.ndarray, lengths: np.ndarray | None 
             raise ValueError(f"expected integer token ids of shape (T, N), got {ids.dtype} {ids.shape}")
         return ids.astype(np.int64)  # (T, N)
     return one_hot(ids, cfg.vocab_size, lengths, np.dtype(cfg.dtype))  # (T, N, V)
+
+
+def parameter_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The names and shapes of ``NextTokenModel(cfg).state_dict()``, in order, by arithmetic alone.
+
+    Nothing is allocated, so a checkpoint's description can be checked (and its size bounded)
+    before any model is built.  ``H`` hidden, ``P`` projection (``H_out = P or H``), ``V`` vocabulary::
+
+        embedding.weight   (V, E)         only with embedding_dim = E > 0
+        lstm.weight_ih_l0  (4H, V or E)   lstm.weight_ih_lk  (4H, H_out)   k >= 1
+        lstm.weight_hh_lk  (4H, H_out)    lstm.bias_ih_lk, lstm.bias_hh_lk  (4H,)   with bias
+        lstm.weight_hr_lk  (P, H)         with a projection
+        fc.weight          (V, H_out)     fc.bias  (V,)
+    """
+    V, H, P, E = cfg.vocab_size, cfg.hidden_size, cfg.proj_size, cfg.embedding_dim
+    H_out = P or H
+    shapes: dict[str, tuple[int, ...]] = {}
+    if E:
+        shapes["embedding.weight"] = (V, E)
+    for k in range(cfg.num_layers):
+        shapes[f"lstm.weight_ih_l{k}"] = (4 * H, (E or V) if k == 0 else H_out)
+        shapes[f"lstm.weight_hh_l{k}"] = (4 * H, H_out)
+        if cfg.bias:
+            shapes[f"lstm.bias_ih_l{k}"] = (4 * H,)
+            shapes[f"lstm.bias_hh_l{k}"] = (4 * H,)
+        if P:
+            shapes[f"lstm.weight_hr_l{k}"] = (P, H)
+    shapes["fc.weight"] = (V, H_out)
+    shapes["fc.bias"] = (V,)
+    return shapes
 
 
 class NextTokenModel(Module):

@@ -42,5 +42,5 @@ def plot_history(history: dict[str, Any], path: str | Path, title: str = "") -> 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, parse_math=False)  # user text: a "$" is a dollar, not mathtext
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))

@@ -151,3 +151,17 @@ def test_accuracy_ceiling_matches_brute_force() -> None:
         assert loss_floor(k_min, k_max) == pytest.approx(cost / total, rel=1e-12, abs=1e-15)
         assert best_accuracy_on(seqs, k_min, k_max) == pytest.approx(correct / total)
     assert accuracy_ceiling(3, 3) == 1
+
+
+def test_ceiling_and_floor_in_closed_form_equal_the_step_by_step_rule() -> None:
+    """The optimal predictor misses only the first b (unless k == k_max): the O(1) count equals the
+    O(k^2) rule, so --k-max in the thousands costs nothing."""
+    from numpy_lstm_app.data import _correct_tokens, _correct_tokens_by_rule
+
+    for k_min, k_max in itertools.product(range(1, 6), range(1, 12)):
+        for k in range(k_min, k_max + 1):
+            assert _correct_tokens(k, k_min, k_max) == _correct_tokens_by_rule(k, k_min, k_max), (k, k_min, k_max)
+    K = 100_000  # each of the K sequences misses one target but the longest
+    total = sum(2 * k for k in range(1, K + 1))
+    assert accuracy_ceiling(1, K) == Fraction(total - (K - 1), total)
+    assert 0 < loss_floor(1, K) < loss_floor(1, 9)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from numpy_lstm import Linear, no_grad
 from numpy_lstm.losses import IGNORE_INDEX, cross_entropy, cross_entropy_backward
 from numpy_lstm_app.data import one_hot
-from numpy_lstm_app.model import ModelConfig, NextTokenModel, config_from_meta
+from numpy_lstm_app.model import ModelConfig, NextTokenModel, parameter_shapes
 from numpy_lstm_app.torch_model import net_from_numpy, numpy_from_net
 
 
@@ -140,22 +140,34 @@ def test_astype_keeps_names_values_and_links() -> None:
         np.testing.assert_array_equal(m64.params[name], v.astype(np.float64), err_msg=name)
 
 
-def test_embedding_model_names_and_old_descriptions() -> None:
+def test_embedding_model_names() -> None:
     model = NextTokenModel(ModelConfig(6, 4, embedding_dim=3, dtype="float64"), seed=0)
     assert list(model.params)[:2] == ["embedding.weight", "lstm.weight_ih_l0"]
     assert model.params["embedding.weight"].shape == (6, 3) and model.params["lstm.weight_ih_l0"].shape == (16, 3)
     one_hot_model = NextTokenModel(ModelConfig(6, 4), seed=0)
-    old = ModelConfig(6, 4)._asdict()
-    del old["embedding_dim"]  # a description written before embeddings existed
-    assert config_from_meta(old) == ModelConfig(6, 4) and config_from_meta(old).embedding_dim == 0
     assert "embedding.weight" not in one_hot_model.params
     # a one-hot model's weights come from the seed exactly as before the embedding option existed
     lstm_seed, fc_seed = (int(v) for v in np.random.default_rng(0).integers(0, 2**63 - 1, size=2))
     fc = Linear(4, 6, dtype=np.float32, seed=fc_seed)
     np.testing.assert_array_equal(one_hot_model.params["fc.bias"], fc.params["bias"])
-    with pytest.raises(ValueError, match=r"unknown model fields \['width'\]"):
-        config_from_meta({**old, "width": 3})
     with pytest.raises(ValueError, match="embedding_dim must be >= 0"):
         NextTokenModel(ModelConfig(6, embedding_dim=-1))
     with pytest.raises(ValueError, match=r"expected token ids \(seq_len, batch\), got \(2, 3, 6\)"):
         model(np.zeros((2, 3, 6)))
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(4),
+        ModelConfig(7, 5, num_layers=3, proj_size=2, dropout=0.2),
+        ModelConfig(3, 1, bias=False, dtype="float64"),
+        ModelConfig(9, 6, num_layers=2, bias=False, proj_size=5),
+        ModelConfig(8, 5, num_layers=2, embedding_dim=3),
+    ],
+    ids=["default", "3-layers-proj", "no-bias", "2-layers-proj-no-bias", "embedding"],
+)
+def test_parameter_shapes_are_the_state_dicts(cfg: ModelConfig) -> None:
+    """The arithmetic gives the same names, order and shapes as a model that is built."""
+    built = {name: value.shape for name, value in NextTokenModel(cfg).state_dict().items()}
+    assert list(parameter_shapes(cfg).items()) == list(built.items())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from numpy_lstm_app.backend import NumpyBackend, OptimConfig
-from numpy_lstm_app.checkpoint import load_checkpoint, save_checkpoint
+from numpy_lstm_app.checkpoint import read_checkpoint, save_checkpoint
 from numpy_lstm_app.data import best_accuracy_on, make_batches
 from numpy_lstm_app.dataset import DataConfig, build_dataset
 from numpy_lstm_app.model import ModelConfig, NextTokenModel
@@ -83,7 +83,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path) -> None:
     hist = new_history(["numpy"])
     with pytest.raises(Diverged, match=r"numpy loss became nan at epoch 3, batch 1"):
         fit([backend], data.encoded[0], data.encoded[1], TrainConfig(6, 8, 0), hist, save)
-    arrays, meta = load_checkpoint(path)
+    arrays, meta = read_checkpoint(path)
     assert meta["epoch"] == 2 and hist["epoch"] == [1, 2]
     assert all(np.all(np.isfinite(v)) for v in arrays.values())
 
@@ -100,10 +100,10 @@ def test_checkpoint_is_atomic_and_rejects_foreign_files(tmp_path) -> None:
     assert path.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777, "usual permissions"
     np.savez(tmp_path / "other.npz", x=np.zeros(2))
     with pytest.raises(ValueError, match="not a numpy-lstm checkpoint"):
-        load_checkpoint(tmp_path / "other.npz")
+        read_checkpoint(tmp_path / "other.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable .npz"):
-        load_checkpoint(tmp_path / "junk.npz")
+        read_checkpoint(tmp_path / "junk.npz")
 
 
 @pytest.mark.parametrize("first, second", [("numpy", "torch"), ("torch", "numpy")])

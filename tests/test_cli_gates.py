@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpy_lstm_app.checkpoint import load_checkpoint, save_checkpoint
+from numpy_lstm_app.checkpoint import read_checkpoint, save_checkpoint
 from numpy_lstm_app.cli import main
 from numpy_lstm_app.cli.gates import load_trained, trace
 
@@ -55,23 +55,26 @@ def test_a_file_that_is_not_a_checkpoint(capsys, tmp_path):
 
 
 def test_weights_that_do_not_match_their_description(small_checkpoint, capsys, tmp_path):
-    arrays, meta = load_checkpoint(small_checkpoint)
+    arrays, meta = read_checkpoint(small_checkpoint)
     meta["model"]["hidden_size"] = 20  # the weights are for 12
     save_checkpoint(tmp_path / "edited.npz", arrays, meta)
     err = error_of(capsys, "--checkpoint", str(tmp_path / "edited.npz"))
-    assert "do not match the model it describes" in err and "has shape (48, 4), expected (80, 4)" in err
+    assert "array 'model.lstm.weight_ih_l0' has shape (48, 4) dtype float32, expected (80, 4) float32" in err
     del arrays["model.fc.bias"]
     save_checkpoint(tmp_path / "partial.npz", arrays, meta | {"model": {**meta["model"], "hidden_size": 12}})
-    assert "missing ['fc.bias']" in error_of(capsys, "--checkpoint", str(tmp_path / "partial.npz"))
+    assert "missing ['model.fc.bias']" in error_of(capsys, "--checkpoint", str(tmp_path / "partial.npz"))
 
 
 def test_unknown_tokens_layer_and_text_models(small_checkpoint, capsys, tmp_path):
     err = error_of(capsys, "--checkpoint", str(small_checkpoint), "--text", "a c")
     assert "['c'] are not in the model's vocabulary" in err and "UNK EOS a b" in err
     assert "--layer must be in [0, 0]" in error_of(capsys, "--checkpoint", str(small_checkpoint), "--layer", "1")
-    arrays, meta = load_checkpoint(small_checkpoint)
-    save_checkpoint(tmp_path / "text.npz", arrays, meta | {"data": {"task": "text", "file": "poems.txt"}})
-    assert "give --text" in error_of(capsys, "--checkpoint", str(tmp_path / "text.npz"))
+    text = tmp_path / "poems.txt"
+    text.write_text("roses are red\nviolets are blue\n" * 5)
+    assert main(["train", "--text", str(text), "--epochs", "1", "--hidden-size", "4", "--samples", "0",
+                 "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert "give --text" in error_of(capsys, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"))
 
 
 def test_a_char_level_model_reads_characters(tmp_path, capsys):

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpy_lstm_app.checkpoint import save_checkpoint
 from numpy_lstm_app.cli import main
 from numpy_lstm_app.data import EOS, SPECIALS
 from numpy_lstm_app.generate import generate, numpy_stepper, sample_next, torch_stepper
@@ -91,27 +90,28 @@ def test_generate_refuses_bad_options() -> None:
 
 
 # --- the command ----------------------------------------------------------------------------------
-def _checkpoint(path: Path, tokens: list[str], data: dict, **kw) -> Path:
-    """A float64 checkpoint of a random model, as ``numpy-lstm train`` writes them."""
-    cfg = ModelConfig(len(tokens), 8, dtype="float64", **kw)
-    model = NextTokenModel(cfg, seed=4)
-    model_meta = cfg._asdict()
-    if not cfg.embedding_dim:
-        del model_meta["embedding_dim"]  # as a checkpoint written before embeddings existed
-    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
-    save_checkpoint(path, arrays, {"model": model_meta, "vocab": tokens, "data": data, "epoch": 1})
-    return path
+def _checkpoint(tmp: Path, lines: list[str], *args: str) -> Path:
+    """A float64 checkpoint written by ``numpy-lstm train`` (one epoch on ``lines``, a small model)."""
+    text = tmp / "text.txt"
+    text.write_text("\n".join(lines) + "\n")
+    out = tmp / "run"
+    argv = ["train", "--text", str(text), "--dtype", "float64", "--hidden-size", "8", "--epochs", "1",
+            "--samples", "0", "--batch-size", "4", "--out", str(out), *args]
+    assert main(argv) == 0
+    return out / "checkpoint.npz"
 
 
 @pytest.mark.parametrize(
-    "level, tokens, prime, kw",
+    "level, lines, prime, args",
     [
-        ("char", [*SPECIALS, " ", "a", "e", "h", "l", "o"], "hello", dict(embedding_dim=3)),
-        ("word", [*SPECIALS, "cat", "dog", "sat", "the"], "the cat", dict()),
+        ("char", ["hello hole", "a hello", "oh hell", "lo ho he"] * 3, "hello", ["--embedding-dim", "3"]),
+        ("word", ["the cat sat", "the dog sat", "a cat sat", "the dog ran"] * 3, "the cat", []),
     ],
 )
-def test_sample_command_both_backends_same_text(tmp_path: Path, capsys, level, tokens, prime, kw) -> None:
-    ckpt = _checkpoint(tmp_path / "c.npz", tokens, {"task": "text", "level": level}, **kw)
+def test_sample_command_both_backends_same_text(tmp_path: Path, capsys, level, lines, prime, args) -> None:
+    ckpt = _checkpoint(tmp_path, lines, "--level", level, *args)
+    capsys.readouterr()
+    tokens = set("".join(lines)) if level == "char" else {w for line in lines for w in line.split()}
     texts = []
     for backend in ("numpy", "torch"):
         args = ["sample", "--checkpoint", str(ckpt), "--prime", prime, "--length", "30", "--seed", "5"]
@@ -122,13 +122,14 @@ def test_sample_command_both_backends_same_text(tmp_path: Path, capsys, level, t
     assert texts[0] == texts[1], texts
     assert texts[0].startswith(prime) and len(texts[0]) > len(prime)
     if level == "char":
-        assert set(texts[0].replace("<UNK>", "")) <= set(tokens[2:]), "characters joined without spaces"
+        assert set(texts[0].replace("<UNK>", "")) <= tokens, "characters joined without spaces"
     else:
-        assert set(texts[0].split()) <= set(tokens[2:]), "words joined with spaces"
+        assert set(texts[0].split()) - {"UNK"} <= tokens, "words joined with spaces"
 
 
 def test_sample_command_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
-    ckpt = _checkpoint(tmp_path / "c.npz", [*SPECIALS, "a", "b"], {"task": "anbn", "k_min": 1, "k_max": 3})
+    ckpt = _checkpoint(tmp_path, ["a b", "a a b b", "a b a b"] * 3, "--level", "word")
+    capsys.readouterr()
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     cases = [
         (["--checkpoint", str(ckpt), "--prime", "a c d"], "--prime: ['c', 'd'] are not in the model's vocabulary"),

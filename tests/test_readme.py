@@ -73,8 +73,8 @@ def check_train(out: str, cwd: Path) -> None:
         "data: task a^k b^k EOS, k in [1, 9]: train 160, validation 20, test 20 sequences; vocabulary 4 (UNK EOS a b)",
         "model: LSTM(4, 50) -> Linear(50, 4), float32, 11,404 parameters",
         "training: adam lr 0.01, batch 16, 50 epochs, seed 0, backend numpy",
-        "epoch  5  train loss 0.4198 acc 0.822  val loss 0.3713 acc 0.838",
-        "epoch 10  train loss 0.2485 acc 0.900  val loss 0.2328 acc 0.907",
+        "epoch  5/50  train loss 0.4198 acc 0.822  val loss 0.3713 acc 0.838",
+        "epoch 10/50  train loss 0.2485 acc 0.900  val loss 0.2328 acc 0.907",
         "best possible: accuracy 0.911 and loss 0.2197 expected over the task; accuracy 0.936 on this test set",
         "wrote runs/train/loss.png, runs/train/checkpoint.npz, runs/train/metrics.json in",
     ):

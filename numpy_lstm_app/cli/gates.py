@@ -13,6 +13,7 @@ cell step.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,44 +24,43 @@ from numpy_lstm.introspect import record_gates
 from numpy_lstm_app.backend import NumpyBackend, OptimConfig
 from numpy_lstm_app.checkpoint import load_checkpoint
 from numpy_lstm_app.cli import CLIError, int_at_least, nonempty
+from numpy_lstm_app.cli.train_outputs import writable_folder
 from numpy_lstm_app.data import Vocabulary
-from numpy_lstm_app.dataset import DataConfig, build_dataset
-from numpy_lstm_app.model import ModelConfig, NextTokenModel, config_from_meta
+from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
+from numpy_lstm_app.limits import MAX_EPOCHS, MAX_SEED, MAX_STEPS, check_one_hot_size
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.progress import EpochProgress
 from numpy_lstm_app.train import TrainConfig, fit, new_history
 
 
 def load_trained(path: str | Path) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:
     """The model, vocabulary and description saved in a ``numpy-lstm train`` checkpoint.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming what does not match
-    for anything else: not a checkpoint, an incomplete description, or weights whose names or
-    shapes are not those of the model the checkpoint describes.
+    The checkpoint is checked completely first (:func:`numpy_lstm_app.checkpoint.load_checkpoint`:
+    every field, every array's name, shape and dtype, sizes bounded) and only then is the model
+    built: ``CheckpointError`` (a ``ValueError``) names what is wrong.
     """
-    arrays, meta = load_checkpoint(path)
-    try:
-        cfg = config_from_meta(meta["model"])
-        vocab = Vocabulary(meta["vocab"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path}: its description lacks a usable model or vocabulary ({err!r})") from None
-    if cfg.vocab_size != len(vocab):
-        raise ValueError(
-            f"{path}: the model has vocab_size {cfg.vocab_size} but the vocabulary has {len(vocab)} tokens"
-        )
-    model = NextTokenModel(cfg)
-    try:
-        model.load_state_dict({k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")})
-    except ValueError as err:
-        raise ValueError(f"{path}: its weights do not match the model it describes ({cfg}): {err}") from None
-    return model.eval(), vocab, meta
+    ckpt = load_checkpoint(path)
+    model = NextTokenModel(ckpt.description.model)
+    model.load_state_dict(ckpt.model_state())
+    return model.eval(), ckpt.vocab, ckpt.meta
 
 
-def quick_train(epochs: int, seed: int) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:
-    """Train the default next-token model on the default task with the app's loop (a few seconds)."""
-    data = build_dataset(DataConfig(seed=seed))
+def quick_train(
+    epochs: int, seed: int, data: Dataset | None = None
+) -> tuple[NextTokenModel, Vocabulary, dict[str, Any]]:
+    """Train the default next-token model on the default task with the app's loop (a few seconds),
+    showing each epoch's time and the time left."""
+    data = build_dataset(DataConfig(seed=seed)) if data is None else data
     model = NextTokenModel(ModelConfig(len(data.vocab)), seed=seed)
     backend = NumpyBackend(model, OptimConfig())
     cfg = TrainConfig(epochs=epochs, seed=seed)
-    history = fit([backend], data.encoded[0], data.encoded[1], cfg, new_history(["numpy"]))
+    progress = EpochProgress(1, epochs, sys.stdout, plain_every=10)
+    try:
+        history = fit([backend], data.encoded[0], data.encoded[1], cfg, new_history(["numpy"]),
+                      lambda epoch, _: progress.epoch_end(epoch), progress.batch)
+    finally:
+        progress.close()
     val = history["backends"]["numpy"]
     print(f"trained {epochs} epochs on the default task: validation loss {val['val_loss'][-1]:.3f}, "
           f"accuracy {val['val_accuracy'][-1]:.3f}")
@@ -101,32 +101,57 @@ def trace(
     return rec, predicted
 
 
+def _check_tokens(tokens: list[str], vocab: Vocabulary, layer: int, num_layers: int) -> None:
+    unknown = sorted({t for t in tokens if t not in vocab.index})
+    if unknown:
+        shown = " ".join(vocab.tokens[:30]) + (" ..." if len(vocab) > 30 else "")
+        raise CLIError(f"--text: {unknown} are not in the model's vocabulary ({len(vocab)} tokens: {shown})")
+    if not 0 <= layer < num_layers:
+        raise CLIError(f"--layer must be in [0, {num_layers - 1}] for this model, got {layer}")
+    if len(tokens) > MAX_STEPS:
+        raise CLIError(f"--text has {len(tokens):,} tokens; at most {MAX_STEPS:,} are drawn")
+
+
+def plain(text: str) -> str:
+    """User text (tokens, paths) for a matplotlib label: ``$`` would start mathtext, so it is escaped."""
+    return text.replace("$", r"\$")
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.epochs < 1:
-        raise CLIError(f"--epochs must be >= 1, got {args.epochs}")
+    if not 1 <= args.epochs <= MAX_EPOCHS:
+        raise CLIError(f"--epochs must be in [1, {MAX_EPOCHS:,}], got {args.epochs}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise CLIError(f"--seed must be in [0, {MAX_SEED}], got {args.seed}")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out must be a directory, got the file {out}")
-    if args.checkpoint:
+    if args.checkpoint is not None:
         try:
             model, vocab, meta = load_trained(args.checkpoint)
-        except (FileNotFoundError, ValueError) as err:
+        except ValueError as err:
             raise CLIError(f"--checkpoint: {err}") from None
         source = f"checkpoint {args.checkpoint}"
-    else:
-        model, vocab, meta = quick_train(args.epochs, args.seed)
-        source = f"quick training, {args.epochs} epochs"
-    tokens = split_text(args.text, meta) if args.text else default_tokens(meta)
+    else:  # the default task's vocabulary is known before training: check the tokens first
+        data = build_dataset(DataConfig(seed=args.seed))
+        vocab, meta = data.vocab, {"data": data.description}
+    tokens = split_text(args.text, meta) if args.text is not None else default_tokens(meta)
     if not tokens:
         raise CLIError("--text: no tokens in it")
+    _check_tokens(tokens, vocab, args.layer, model.lstm.num_layers if args.checkpoint is not None else 1)
+    try:
+        check_one_hot_size(len(tokens), 1, len(vocab), "float64", "fewer tokens in --text")
+    except ValueError as err:
+        raise CLIError(f"--text: {err}") from None
+    writable_folder(out)
+    if args.checkpoint is None:
+        model, vocab, meta = quick_train(args.epochs, args.seed, data)
+        source = f"quick training, {args.epochs} epochs"
     rec, predicted = trace(model, vocab, tokens, args.layer)
     visible = {" ": "␣", "\t": "⇥"}  # a char-level model reads spaces too: show them
-    labels = [f"{visible.get(tok, tok)}\n→{visible.get(pred, pred)}"
+    labels = [plain(f"{visible.get(tok, tok)}\n→{visible.get(pred, pred)}")
               for tok, pred in zip(tokens, predicted, strict=True)]
     from numpy_lstm.pictures import plot_gates
 
-    title = (f"Inside layer {args.layer} of {model.lstm!r} ({source})\n"
-             "column t: the states after reading input token t")
+    title = plain(f"Inside layer {args.layer} of {model.lstm!r} ({source})\n"
+                  "column t: the states after reading input token t")
     path = plot_gates(rec, labels, out / "gates.png", title, xlabel="step t: input token, → predicted next token")
     print("input     " + " ".join(tokens))
     print("predicted " + " ".join(predicted))

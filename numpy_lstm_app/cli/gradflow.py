@@ -24,6 +24,10 @@ from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.introspect import set_forget_bias, state_gradients
 from numpy_lstm.lstm import LSTM
 from numpy_lstm_app.cli import CLIError, finite_float, int_at_least
+from numpy_lstm_app.cli.train_outputs import writable_folder
+from numpy_lstm_app.data import one_hot
+from numpy_lstm_app.limits import MAX_SEED, MAX_STEPS, check_model_size, check_one_hot_size
+from numpy_lstm_app.model import ModelConfig
 
 
 class GradFlow(NamedTuple):
@@ -62,7 +66,7 @@ def gradient_flow(
         set_forget_bias(lstm, forget_bias)
     rng = np.random.default_rng(seed + 1)
     tokens = rng.integers(0, vocab, size=(steps, batch))  # (T, N)
-    x = np.eye(vocab)[tokens]  # (T, N, V) one-hot
+    x = one_hot(tokens, vocab, dtype=np.float64)  # (T, N, V), without a (V, V) identity
     return flow_of(lstm, x, unit_directions(rng, batch, hidden))
 
 
@@ -76,10 +80,15 @@ def trained_flow(path: str, steps: int, seed: int, batch: int) -> tuple[GradFlow
 
     try:
         model, vocab, meta = load_trained(path)
-    except (FileNotFoundError, ValueError) as err:
+    except ValueError as err:
         raise CLIError(f"--checkpoint: {err}") from None
     rng = np.random.default_rng(seed + 1)
     V = len(vocab)
+    try:
+        H4 = 4 * model.lstm.hidden_size  # the gate records are (T, N, 4H)
+        check_one_hot_size(steps, batch, max(V, H4), "float64", "fewer --steps or a smaller --batch")
+    except ValueError as err:
+        raise CLIError(f"--checkpoint: {err}") from None
     if meta.get("data", {}).get("task") == "anbn":
         ids = vocab.encode(["a"] * (steps // 2) + ["b"] * (steps - steps // 2))[:, None].repeat(batch, axis=1)
         read = f"a^{steps // 2} b^{steps - steps // 2}"
@@ -105,7 +114,8 @@ def _label(fb: float | None) -> str:
     return f"forget bias {fb:g} (f ≈ {1 / (1 + np.exp(-fb)):.2f})"
 
 
-def run(args: argparse.Namespace) -> int:
+def check_args(args: argparse.Namespace) -> None:
+    """Every argument, and the memory the computation would need, before anything is computed."""
     if args.checkpoint and (args.hidden is not None or args.vocab is not None):
         raise CLIError("--hidden and --vocab come from the checkpoint; give them only without --checkpoint")
     args.hidden = 50 if args.hidden is None else args.hidden
@@ -113,16 +123,37 @@ def run(args: argparse.Namespace) -> int:
     for name, low in (("steps", 2), ("hidden", 1), ("vocab", 2), ("batch", 1)):
         if getattr(args, name) < low:
             raise CLIError(f"--{name} must be >= {low}, got {getattr(args, name)}")
+    if args.steps > MAX_STEPS:
+        raise CLIError(f"--steps must be <= {MAX_STEPS:,} (the time loop runs in Python), got {args.steps:,}")
+    if not 0 <= args.seed < MAX_SEED:
+        raise CLIError(f"--seed must be in [0, {MAX_SEED - 1}], got {args.seed}")
+    bad = [b for b in args.forget_bias or [] if not np.isfinite(b)]
+    if bad:
+        raise CLIError(f"--forget-bias must be finite numbers, got {bad[0]}")
+    try:  # the untrained LSTM in float64, and its (T, N, V) input and (T, N, 4H) gate records
+        check_model_size(ModelConfig(args.vocab, args.hidden, dtype="float64"))
+        check_one_hot_size(args.steps, args.batch, max(args.vocab, 4 * args.hidden), "float64",
+                           "fewer --steps, a smaller --batch, --vocab or --hidden")
+    except ValueError as err:
+        raise CLIError(f"--hidden {args.hidden} --vocab {args.vocab}: {err}") from None
+
+
+def plain(text: str) -> str:
+    """User text (a file name) for a matplotlib label: ``$`` would start mathtext, so it is escaped."""
+    return text.replace("$", r"\$")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_args(args)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out must be a directory, got the file {out}")
     curves: dict[str, GradFlow] = {}
     what = f"LSTM({args.vocab}, {args.hidden}), untrained, on random tokens"
-    if args.checkpoint:
+    if args.checkpoint is not None:
         flow, lstm, read = trained_flow(args.checkpoint, args.steps, args.seed, args.batch)
-        curves[f"trained ({Path(args.checkpoint).name})"] = flow
+        curves[plain(f"trained ({Path(args.checkpoint).name})")] = flow
         args.vocab, args.hidden = lstm.input_size, lstm.hidden_size
         what = f"{lstm!r} trained, on {read}; untrained twins on random tokens"
+    writable_folder(out)
     for fb in [None] + list(args.forget_bias or []):
         curves[_label(fb) + (", untrained" if args.checkpoint else "")] = gradient_flow(
             args.steps, args.hidden, args.vocab, fb, args.seed, args.batch

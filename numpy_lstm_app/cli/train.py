@@ -1,12 +1,14 @@
 """``numpy-lstm train``: the next-token predictor end to end, on NumPy, PyTorch, or both in lockstep.
 
-With no arguments it trains the built-in ``a^k b^k EOS`` task on NumPy, prints the losses every 5
-epochs, the test metrics beside the best accuracy any model could reach, and sample predictions,
-and writes ``loss.png``, ``checkpoint.npz`` and ``metrics.json`` into ``--out`` (``runs/train``).
+With no arguments it trains the built-in ``a^k b^k EOS`` task on NumPy, shows each epoch's time and
+the time left (the losses every 5 epochs), the test metrics beside the best accuracy any model could
+reach, and sample predictions, and writes ``loss.png``, ``checkpoint.npz`` and ``metrics.json`` into
+``--out`` (``runs/train``).
 
-Every argument is checked, the data read and any ``--resume`` checkpoint validated before the first
-byte is written, so a wrong argument leaves the output directory as it was.  Files are written
-atomically (temporary file, then rename).
+Every argument is checked, the data read, sizes bounded and any ``--resume`` checkpoint validated
+before the first byte is written, so a wrong argument leaves the output directory as it was.  Files
+are written atomically (temporary file, then rename).  Ctrl-C writes the metrics and plot of the
+epochs done and prints the command that continues the run (see :mod:`.train_resume`).
 """
 
 from __future__ import annotations
@@ -15,23 +17,36 @@ import argparse
 import importlib.util
 import json
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from numpy_lstm_app.backend import Backend, NumpyBackend, OptimConfig
-from numpy_lstm_app.checkpoint import atomic_write, load_checkpoint, mismatches, save_checkpoint
 from numpy_lstm_app.cli import CLIError
-from numpy_lstm_app.data import SPECIALS, accuracy_ceiling, best_accuracy_on, loss_floor, make_batches
+from numpy_lstm_app.cli.train_outputs import CHECKPOINT, METRICS, PLOT, RunFolder, prepare, truncate, write_outputs
+from numpy_lstm_app.cli.train_report import describe_data, describe_model, losses, report
+from numpy_lstm_app.cli.train_resume import Store, StoreTrue, apply_checkpoint, check_same_data
+from numpy_lstm_app.data import SPECIALS, accuracy_ceiling, loss_floor
 from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
-from numpy_lstm_app.model import ModelConfig, NextTokenModel, config_from_meta
-from numpy_lstm_app.plots import plot_history
-from numpy_lstm_app.train import Diverged, TrainConfig, evaluate, fit, new_history, sample_predictions
+from numpy_lstm_app.limits import (
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_LAYERS,
+    MAX_SEED,
+    MAX_SEQUENCES,
+    MAX_SIZE,
+    MAX_STEPS,
+    MAX_VOCAB_CHARS,
+    check_model_size,
+    check_one_hot_size,
+)
+from numpy_lstm_app.model import ModelConfig, NextTokenModel
+from numpy_lstm_app.progress import EpochProgress
+from numpy_lstm_app.train import Diverged, TrainConfig, fit, new_history
 
-CHECKPOINT, METRICS, PLOT = "checkpoint.npz", "metrics.json", "loss.png"
+RESUMED = "; with --resume: the checkpoint's"  # said by every option whose default then comes from it
 
 
 def register(subparsers: Any) -> None:
@@ -39,55 +54,71 @@ def register(subparsers: Any) -> None:
         "train",
         help="train the next-token predictor (NumPy, PyTorch, or both in lockstep)",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+
+    def add(group: Any, *flags: str, **kw: Any) -> None:
+        group.add_argument(*flags, action=StoreTrue if kw.pop("flag", False) else Store, **kw)
+
     g = p.add_argument_group("backend")
-    g.add_argument(
-        "--backend",
-        choices=("numpy", "torch", "both"),
-        default="numpy",
-        help="'both' trains NumPy and PyTorch from the same weights on the same batches",
-    )
-    g.add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device; auto = CUDA when available"
-    )
-    g.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    g = p.add_argument_group("model")
-    g.add_argument(
-        "--embedding-dim",
-        type=int,
-        default=0,
-        metavar="E",
-        help="0: one-hot tokens into the LSTM (the seed's model); E > 0: a learned Embedding(V, E) first",
-    )
-    g.add_argument("--hidden-size", type=int, default=50)
-    g.add_argument("--layers", type=int, default=1)
-    g.add_argument("--proj-size", type=int, default=0)
-    g.add_argument("--dropout", type=float, default=0.0, help="between LSTM layers (needs --layers >= 2)")
-    g.add_argument(
-        "--bidirectional", action="store_true", help="refused: a bidirectional model would read the tokens it predicts"
-    )
+    add(g, "--backend", choices=("numpy", "torch", "both"), default="numpy",
+        help="numpy, torch, or both: NumPy and PyTorch from the same weights on the same batches, their "
+        f"losses compared (default: %(default)s{RESUMED})")
+    add(g, "--device", choices=("auto", "cpu", "cuda"), default="auto",
+        help=f"torch device; auto = CUDA when available (default: %(default)s{RESUMED})")
+    add(g, "--dtype", choices=("float32", "float64"), default="float32",
+        help=f"parameters and arithmetic (default: %(default)s{RESUMED}, fixed by it)")
+    g = p.add_argument_group("model (fixed by the checkpoint with --resume)")
+    add(g, "--embedding-dim", type=int, default=0, metavar="E",
+        help="0: one-hot tokens into the LSTM, as the seed's model; E > 0: a learned Embedding(V, E) first "
+        f"(default: %(default)s{RESUMED})")
+    add(g, "--hidden-size", type=int, default=50, help=f"LSTM hidden units H (default: %(default)s{RESUMED})")
+    add(g, "--layers", type=int, default=1,
+        help=f"stacked LSTM layers, at most {MAX_LAYERS} (default: %(default)s{RESUMED})")
+    add(g, "--proj-size", type=int, default=0,
+        help=f"LSTM projection size P, 0 for none, below --hidden-size (default: %(default)s{RESUMED})")
+    add(g, "--dropout", type=float, default=0.0,
+        help=f"dropout between LSTM layers, in [0, 1), needs --layers >= 2 (default: %(default)s{RESUMED})")
+    add(g, "--bidirectional", flag=True,
+        help="refused: a bidirectional model would read the tokens it predicts (default: off)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=50)
-    g.add_argument("--batch-size", type=int, default=16)
-    g.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    g.add_argument("--lr", type=float, default=0.01, help="learning rate")
-    g.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--clip", type=float, default=None, help="clip the global gradient norm to this")
-    g.add_argument("--seed", type=int, default=0, help="seeds data, split, weights, shuffling, dropout")
-    g.add_argument("--every", type=int, default=5, help="print losses every N epochs")
-    g = p.add_argument_group("data")
-    g.add_argument("--text", default=None, metavar="FILE", help="train on this UTF-8 text file (one sequence per line)")
-    g.add_argument("--level", choices=("word", "char"), default="word", help="--text tokens")
-    g.add_argument("--max-len", type=int, default=50, help="--text: longest input window")
-    g.add_argument("--sequences", type=int, default=200, help="built-in task: number of sequences")
-    g.add_argument("--k-min", type=int, default=1, help="built-in task: fewest a's")
-    g.add_argument("--k-max", type=int, default=9, help="built-in task: most a's")
+    add(g, "--epochs", type=int, default=50,
+        help="train up to this epoch; with --resume a larger number trains longer "
+        f"(default: %(default)s{RESUMED} target)")
+    add(g, "--batch-size", type=int, default=16, help=f"sequences per minibatch (default: %(default)s{RESUMED})")
+    add(g, "--optimizer", choices=("adam", "sgd"), default="adam",
+        help=f"as torch.optim (default: %(default)s{RESUMED})")
+    add(g, "--lr", type=float, default=0.01, help=f"learning rate, > 0 (default: %(default)s{RESUMED})")
+    add(g, "--momentum", type=float, default=0.0, help=f"SGD momentum, >= 0 (default: %(default)s{RESUMED})")
+    add(g, "--weight-decay", type=float, default=0.0,
+        help=f"L2 penalty added to the gradient, >= 0 (default: %(default)s{RESUMED})")
+    add(g, "--clip", type=float, default=None,
+        help=f"clip the global gradient norm to this positive number (default: off{RESUMED})")
+    add(g, "--seed", type=int, default=0,
+        help=f"seeds data, split, weights, shuffling, dropout; in [0, 2**63 - 1] (default: %(default)s{RESUMED})")
+    add(g, "--every", type=int, default=5,
+        help=f"print the losses every N epochs; every epoch with --backend both (default: %(default)s{RESUMED})")
+    g = p.add_argument_group("data (fixed by the checkpoint with --resume)")
+    add(g, "--text", default=None, metavar="FILE",
+        help="train on this UTF-8 text file, one sequence per line "
+        f"(default: the built-in a^k b^k task{RESUMED} data, whose text file must still be there)")
+    add(g, "--level", choices=("word", "char"), default="word",
+        help=f"--text tokens: words or characters (default: %(default)s{RESUMED})")
+    add(g, "--max-len", type=int, default=50,
+        help=f"--text: longest input window, at most {MAX_STEPS:,} (default: %(default)s{RESUMED})")
+    add(g, "--sequences", type=int, default=200,
+        help=f"built-in task: number of sequences (default: %(default)s{RESUMED})")
+    add(g, "--k-min", type=int, default=1, help=f"built-in task: fewest a's (default: %(default)s{RESUMED})")
+    add(g, "--k-max", type=int, default=9,
+        help=f"built-in task: most a's, at most {MAX_STEPS // 2:,} (default: %(default)s{RESUMED})")
     g = p.add_argument_group("output")
-    g.add_argument("--out", default="runs/train", metavar="DIR", help="where the plot, checkpoint and metrics go")
-    g.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from this checkpoint.npz")
-    g.add_argument("--samples", type=int, default=3, help="test sequences to show with predictions")
+    add(g, "--out", default="runs/train", metavar="DIR",
+        help="where the plot, checkpoint and metrics go (default: %(default)s; with --resume: the "
+        "checkpoint's folder)")
+    add(g, "--resume", default=None, metavar="CHECKPOINT",
+        help="continue the run that wrote this checkpoint.npz, with its options unless given again "
+        "(default: none, a fresh run)")
+    add(g, "--samples", type=int, default=3,
+        help=f"test sequences to show with their predictions (default: %(default)s{RESUMED})")
     p.set_defaults(func=run)
 
 
@@ -97,6 +128,11 @@ def _require(ok: bool, message: str) -> None:
         raise CLIError(message)
 
 
+def _in(args: argparse.Namespace, name: str, lo: int, hi: int) -> None:
+    value = getattr(args, name)
+    _require(lo <= value <= hi, f"--{name.replace('_', '-')} must be in [{lo:,}, {hi:,}], got {value}")
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Every argument that can be checked without reading anything."""
     _require(
@@ -104,12 +140,24 @@ def check_args(args: argparse.Namespace) -> None:
         "--bidirectional is refused for a next-token model: its backward "
         "direction would read the very tokens it is asked to predict",
     )
-    for name in ("epochs", "batch_size", "hidden_size", "layers", "every", "max_len", "sequences", "k_min"):
+    for name in ("hidden_size", "every"):
         value = getattr(args, name)
         _require(value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    _require(args.samples >= 0, f"--samples must be >= 0, got {args.samples}")
-    _require(args.embedding_dim >= 0, f"--embedding-dim must be >= 0 (0 for one-hot input), got {args.embedding_dim}")
+    _in(args, "epochs", 1, MAX_EPOCHS)
+    _in(args, "batch_size", 1, MAX_BATCH)
+    _in(args, "layers", 1, MAX_LAYERS)
+    _in(args, "sequences", 1, MAX_SEQUENCES)
+    _in(args, "max_len", 1, MAX_STEPS)
+    _in(args, "k_min", 1, MAX_STEPS // 2)
+    _in(args, "seed", 0, MAX_SEED)
+    _in(args, "samples", 0, MAX_SEQUENCES)
+    _in(args, "embedding_dim", 0, MAX_SIZE)
     _require(args.k_max >= args.k_min, f"--k-max must be >= --k-min ({args.k_min}), got {args.k_max}")
+    _require(
+        args.k_max <= MAX_STEPS // 2,
+        f"--k-max {args.k_max:,} makes sequences of {2 * args.k_max:,} input steps; the longest this "
+        f"command trains on is {MAX_STEPS:,} (--k-max <= {MAX_STEPS // 2:,})",
+    )
     _require(
         0 <= args.proj_size < args.hidden_size,
         f"--proj-size must be in [0, --hidden-size={args.hidden_size}), got {args.proj_size}",
@@ -130,6 +178,10 @@ def check_args(args: argparse.Namespace) -> None:
         args.dropout == 0 or args.layers >= 2,
         f"--dropout applies between LSTM layers, so it needs --layers >= 2, got --layers {args.layers}",
     )
+    _require(args.text != "", "--text needs a file name, got an empty string")
+    _require(args.out != "", "--out needs a folder name, got an empty string")
+    out = Path(args.out)
+    _require(not out.exists() or out.is_dir(), f"--out: {out} exists and is not a directory")
 
 
 def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[ModelConfig, OptimConfig, TrainConfig, DataConfig]:
@@ -145,47 +197,59 @@ def data_config(args: argparse.Namespace) -> DataConfig:
     return DataConfig(args.text, args.level, args.max_len, args.sequences, args.k_min, args.k_max, args.seed)
 
 
-def _load_data(args: argparse.Namespace) -> Dataset:
+def _check_size(model: ModelConfig) -> None:
     try:
-        return build_dataset(data_config(args))
+        check_model_size(model)
+    except ValueError as err:
+        raise CLIError(f"--hidden-size {model.hidden_size}: {err}") from None
+
+
+def _load_data(args: argparse.Namespace) -> Dataset:
+    """The data, with the sizes it implies bounded: before reading (the smallest vocabulary) and after."""
+    _check_size(_configs(args, len(SPECIALS))[0])
+    try:
+        data = build_dataset(data_config(args))
     except FileNotFoundError as err:
         raise CLIError(f"--text: {err}") from None
     except ValueError as err:
         raise CLIError(f"{'--text: ' if args.text else ''}{err}") from None
+    train = data.encoded[0]
+    try:  # an embedding model reads token ids: no one-hot batch is ever made
+        check_one_hot_size(
+            max(len(s) for s in train) - 1, min(args.batch_size, len(train)),
+            1 if args.embedding_dim else len(data.vocab), args.dtype,
+            "a smaller --batch-size or --max-len, or --level char" if args.text else "a smaller --batch-size",
+        )
+    except ValueError as err:
+        what = f"--text {args.text}: its vocabulary of {len(data.vocab):,} tokens: " if args.text else ""
+        raise CLIError(f"{what}{err}") from None
+    _check_size(_configs(args, len(data.vocab))[0])
+    chars = len(json.dumps(data.vocab.tokens))
+    if chars > MAX_VOCAB_CHARS:
+        raise CLIError(f"--text {args.text}: its vocabulary of {len(data.vocab):,} tokens takes {chars:,} characters "
+                       f"to store in a checkpoint; the limit is {MAX_VOCAB_CHARS:,} (try --level char)")
+    return data
 
 
-def _meta(model: ModelConfig, optim: OptimConfig, train: TrainConfig, data: Dataset) -> dict[str, Any]:
+def _meta(
+    model: ModelConfig, optim: OptimConfig, train: TrainConfig, data: Dataset, args: argparse.Namespace
+) -> dict[str, Any]:
     return {
         "model": model._asdict(),
         "optim": optim._asdict(),
         "train": {"seed": train.seed, "batch_size": train.batch_size},
+        "run": {
+            "epochs": args.epochs,
+            "backend": args.backend,
+            "device": args.device,
+            "every": args.every,
+            "samples": args.samples,
+            "text": str(Path(args.text).resolve()) if args.text else None,
+            "train_sequences": len(data.encoded[0]),
+        },
         "data": data.description,
         "vocab": data.vocab.tokens,
     }
-
-
-def _load_resume(path: str, meta_now: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    try:
-        arrays, meta = load_checkpoint(path)
-    except (FileNotFoundError, ValueError) as err:
-        raise CLIError(f"--resume: {err}") from None
-    if meta.get("vocab") != meta_now["vocab"]:
-        raise CLIError(
-            f"--resume: {path} was trained on another vocabulary ({len(meta.get('vocab', []))} "
-            f"tokens) than this run's data gives ({len(meta_now['vocab'])} tokens)"
-        )
-    saved = {k: meta.get(k) for k in ("model", "optim", "train", "data")}
-    try:  # a checkpoint from before a model field existed has that field's default
-        saved["model"] = config_from_meta(saved["model"] or {})._asdict()
-    except (TypeError, ValueError) as err:
-        raise CLIError(f"--resume: {path}: its model description is not usable ({err})") from None
-    diffs = mismatches(
-        saved,
-        {k: meta_now[k] for k in ("model", "optim", "train", "data")},
-    )
-    if diffs:
-        raise CLIError(f"--resume: {path} comes from another model or run: " + "; ".join(diffs))
-    return arrays, meta
 
 
 def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: OptimConfig) -> list[Backend]:
@@ -212,89 +276,48 @@ def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: Optim
     return backends
 
 
-# --- printing -------------------------------------------------------------------------------------
-def _epoch_line(epoch: int, history: dict[str, Any], width: int) -> str:
-    hs = history["backends"]
-    i = history["epoch"].index(epoch)
-    if len(hs) == 1:
-        (h,) = hs.values()
-        return (
-            f"epoch {epoch:>{width}}  train loss {h['train_loss'][i]:.4f} acc {h['train_accuracy'][i]:.3f}  "
-            f"val loss {h['val_loss'][i]:.4f} acc {h['val_accuracy'][i]:.3f}"
-        )
-    parts = "  ".join(f"{name} train {h['train_loss'][i]:.12f} val {h['val_loss'][i]:.12f}" for name, h in hs.items())
-    return f"epoch {epoch:>{width}}  {parts}  max |diff| {history['max_abs_loss_diff'][i]:.1e}"
-
-
-def _describe_model(cfg: ModelConfig) -> str:
-    opts = "".join(
-        f", {name}={value}"
-        for name, value, default in [
-            ("num_layers", cfg.num_layers, 1),
-            ("proj_size", cfg.proj_size, 0),
-            ("dropout", cfg.dropout, 0.0),
-        ]
-        if value != default
-    )
-    H_out, E = cfg.proj_size or cfg.hidden_size, cfg.embedding_dim
-    first = f"Embedding({cfg.vocab_size}, {E}) -> " if E else ""
-    return (
-        f"{first}LSTM({E or cfg.vocab_size}, {cfg.hidden_size}{opts}) -> Linear({H_out}, {cfg.vocab_size}), {cfg.dtype}"
-    )
-
-
-def _progress(epoch: int, done: int, total: int) -> None:
-    end = "\r" if done < total else "\r" + " " * 40 + "\r"
-    print(f"  epoch {epoch} batch {done}/{total}", end=end, file=sys.stderr, flush=True)
-
-
-def _describe(data: Dataset, args: argparse.Namespace) -> str:
-    d = data.description
-    src = (
-        f"task a^k b^k EOS, k in [{d['k_min']}, {d['k_max']}]"
-        if data.is_synthetic
-        else f"text {args.text} ({d['level']}-level)"
-    )
-    sizes = ", ".join(f"{n} {len(s)}" for n, s in zip(("train", "validation", "test"), data.splits, strict=True))
-    shown = " ".join(data.vocab.tokens[:12]) + (" ..." if len(data.vocab) > 12 else "")
-    return f"data: {src}: {sizes} sequences; vocabulary {len(data.vocab)} ({shown})"
-
-
 # --- the command ----------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     check_args(args)
+    ckpt = None
+    if args.resume is not None:
+        ckpt = apply_checkpoint(args)  # fills in the options not given from the checkpoint
+        check_args(args)
     data = _load_data(args)
     model_cfg, optim_cfg, train_cfg, _ = _configs(args, len(data.vocab))
-    meta = _meta(model_cfg, optim_cfg, train_cfg, data)
-    model = NextTokenModel(model_cfg, seed=args.seed)
-    backends = _make_backends(args, model, optim_cfg)
-    history = new_history([b.name for b in backends])
-    if args.resume:
-        arrays, saved = _load_resume(args.resume, meta)
-        for b in backends:
-            b.load_state_arrays(arrays)
-        past = saved["history"]["backends"]
-        for b in backends:
+    meta = _meta(model_cfg, optim_cfg, train_cfg, data, args)
+    history = new_history(["numpy", "torch"] if args.backend == "both" else [args.backend])
+    if ckpt is not None:
+        check_same_data(ckpt, data.description, data.vocab.tokens, args)
+        if ckpt.description.model != model_cfg:
+            raise CLIError(f"--resume: {args.resume} holds a model this command does not build: "
+                           f"{ckpt.description.model} (expected {model_cfg})")
+        past = ckpt.description.history
+        for name in history["backends"]:
             # A checkpoint from the other backend resumes here too: its past is this backend's past
             # (a fresh copy of the lists, so that two backends never append to the same one).
-            h = past.get(b.name, next(iter(past.values())))
-            history["backends"][b.name] = {k: list(v) for k, v in h.items()}
-        history["epoch"] = list(saved["history"]["epoch"])
-        history["max_abs_loss_diff"] = list(saved["history"]["max_abs_loss_diff"])
+            h = past["backends"].get(name, next(iter(past["backends"].values())))
+            history["backends"][name] = {k: list(v) for k, v in h.items()}
+        history["epoch"] = list(past["epoch"])
+        history["max_abs_loss_diff"] = list(past["max_abs_loss_diff"])
+    meta["run"]["epochs"] = max([args.epochs, *history["epoch"]])
+    model = NextTokenModel(model_cfg, seed=args.seed)
+    backends = _make_backends(args, model, optim_cfg)
+    if ckpt is not None:
+        for b in backends:
+            b.load_state_arrays(ckpt.arrays)
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CLIError(f"--out: cannot create {out}: {err}") from None
+    prepare(out)  # the last check: nothing was written before it
+    folder = RunFolder(out, ckpt.path if ckpt else None)
 
     if importlib.util.find_spec("matplotlib") is None:
         print(
             "note: matplotlib is not installed, so no plot will be drawn (pip install 'numpy-lstm[plot]')",
             file=sys.stderr,
         )
-    print(_describe(data, args))
-    print(f"model: {_describe_model(model_cfg)}, {model.num_parameters():,} parameters")
+    print(describe_data(data, args))
+    print(f"model: {describe_model(model_cfg)}, {model.num_parameters():,} parameters")
     device = f" ({backends[-1].device})" if args.backend != "numpy" else ""
     print(
         f"training: {args.optimizer} lr {args.lr}{f' momentum {args.momentum}' if args.momentum else ''}"
@@ -303,97 +326,60 @@ def run(args: argparse.Namespace) -> int:
     )
     if history["epoch"]:
         print(f"resuming from {args.resume} after epoch {history['epoch'][-1]}")
-    width = len(str(args.epochs))
     every = 1 if args.backend == "both" else args.every
-
+    progress = EpochProgress(len(history["epoch"]) + 1, args.epochs, sys.stdout)
     saved_epochs: list[int] = []
 
     def save(epoch: int, hist: dict[str, Any]) -> None:
-        save_checkpoint(out / CHECKPOINT, backends[0].state_arrays(), {**meta, "epoch": epoch, "history": hist})
+        folder.save(backends[0].state_arrays(), {**meta, "epoch": epoch, "history": hist})
         saved_epochs.append(epoch)
 
     def on_epoch_end(epoch: int, hist: dict[str, Any]) -> None:
         save(epoch, hist)
-        if epoch % every == 0 or epoch == args.epochs:
-            print(_epoch_line(epoch, hist, width), flush=True)
+        progress.epoch_end(epoch, losses(epoch, hist) if epoch % every == 0 or epoch == args.epochs else "")
 
-    progress = _progress if sys.stderr.isatty() else None
     ceiling = float(accuracy_ceiling(args.k_min, args.k_max)) if data.is_synthetic else None
     floor = loss_floor(args.k_min, args.k_max) if data.is_synthetic else None
     bounds = {"accuracy_ceiling": ceiling, "loss_floor": floor}
     try:
-        fit(backends, data.encoded[0], data.encoded[1], train_cfg, history, on_epoch_end, progress)
-    except Diverged as err:
-        kept = (
-            f"{out / CHECKPOINT} keeps epoch {saved_epochs[-1]}, the last good one"
-            if saved_epochs
-            else "no epoch finished, so this run wrote no checkpoint"
-        )
-        _write_outputs(out, history, {}, bounds, None, args, time.perf_counter() - t0, stopped=str(err))
-        raise CLIError(f"{err}; {kept}") from None
-
-    if not saved_epochs and history["epoch"]:  # resumed at or past --epochs: nothing trained
-        print(f"the checkpoint is already at epoch {history['epoch'][-1]} (--epochs {args.epochs}): no training")
-        save(history["epoch"][-1], history)
-    test, test_diff = evaluate(backends, make_batches(data.encoded[2], args.batch_size))
-    best_here = best_accuracy_on(data.splits.test, args.k_min, args.k_max) if data.is_synthetic else None
-    for name, r in test.items():
-        print(f"test ({name}): loss {r.loss:.4f}  accuracy {r.accuracy:.3f}")
-    if ceiling is not None:
-        print(
-            f"best possible: accuracy {ceiling:.3f} and loss {floor:.4f} expected over the task; "
-            f"accuracy {best_here:.3f} on this test set"
-        )
-    if len(backends) > 1:
-        largest = max(history["max_abs_loss_diff"] + [test_diff])
-        print(f"largest |loss difference| numpy vs torch over the run: {largest:.2e}")
-    if args.samples:
-        chars = bool(args.text) and args.level == "char"
-
-        def show(tokens: list[str]) -> str:  # characters side by side; <EOS> and <UNK> marked
-            return "".join(f"<{t}>" if t in SPECIALS else t for t in tokens) if chars else " ".join(tokens)
-
-        print("test predictions (input -> target / predicted):")
-        for s in sample_predictions(backends[0], data.encoded[2], data.vocab, args.samples):
-            print(f"  input     {show(s.inputs)}\n  target    {show(s.targets)}\n  predicted {show(s.predicted)}\n")
-    wall = time.perf_counter() - t0
-    _write_outputs(out, history, test, bounds, test_diff, args, wall, best_here=best_here)
-    plot = f"{out / PLOT}, " if importlib.util.find_spec("matplotlib") else ""
-    print(f"wrote {plot}{out / CHECKPOINT}, {out / METRICS} in {wall:.1f} s")
+        try:
+            fit(backends, data.encoded[0], data.encoded[1], train_cfg, history, on_epoch_end, progress.batch)
+        except Diverged as err:
+            progress.close()
+            raise CLIError(f"{err}; {_stop(folder, history, bounds, args, t0, str(err))}") from None
+        if not saved_epochs and history["epoch"]:  # resumed at or past --epochs: nothing trained
+            print(f"the checkpoint is already at epoch {history['epoch'][-1]} (--epochs {args.epochs}): no training")
+            save(history["epoch"][-1], history)
+        report(args, data, backends, history, bounds, out, t0)
+    except KeyboardInterrupt:
+        progress.close()
+        return _interrupted(folder, history, bounds, args, t0)
     return 0
 
 
-def _write_outputs(
-    out: Path,
-    history: dict[str, Any],
-    test: dict[str, Any],
-    bounds: dict[str, float | None],
-    test_diff: float | None,
-    args: argparse.Namespace,
-    wall: float,
-    stopped: str | None = None,
-    best_here: float | None = None,
-) -> None:
-    names = list(history["backends"])
-    first = history["backends"][names[0]]
-    metrics: dict[str, Any] = {
-        "backend": args.backend,
-        "epochs": history["epoch"],
-        **{k: first[k] for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")},
-        "histories": history["backends"],
-        "test_loss": test[names[0]].loss if test else None,
-        "test_accuracy": test[names[0]].accuracy if test else None,
-        "test": {n: {"loss": r.loss, "accuracy": r.accuracy} for n, r in test.items()},
-        **bounds,
-        "best_accuracy_on_test_set": best_here,
-        "wall_time_s": wall,
-        "args": {k: v for k, v in vars(args).items() if k != "func"},
-    }
-    if len(names) > 1:
-        metrics["max_abs_loss_diff"] = max(history["max_abs_loss_diff"] + ([test_diff] if test_diff else []))
-        metrics["max_abs_loss_diff_per_epoch"] = history["max_abs_loss_diff"]
-    if stopped:
-        metrics["stopped"] = stopped
-    atomic_write(out / METRICS, lambda f: f.write(json.dumps(metrics, indent=1).encode()))
-    if history["epoch"] and importlib.util.find_spec("matplotlib") is not None:
-        plot_history({**history, **bounds}, out / PLOT, title=f"next-token LSTM, backend {args.backend}")
+def _stop(folder: RunFolder, history: dict[str, Any], bounds: dict[str, Any], args: argparse.Namespace,
+          t0: float, reason: str) -> str:
+    """After a stop: metrics and plot for the epochs the checkpoint holds; what was kept, in words."""
+    out, epoch = folder.out, folder.checkpoint_epoch()
+    wall = time.perf_counter() - t0
+    if epoch is not None:
+        write_outputs(out, truncate(history, epoch), {}, bounds, None, args, wall, stopped=reason)
+        return f"{out / CHECKPOINT} keeps epoch {epoch}, the last good one, and {METRICS} and {PLOT} its history"
+    if folder.holds_another_run():
+        return f"no epoch finished, so nothing was written ({out} keeps the files of the run before)"
+    write_outputs(out, truncate(history, 0), {}, bounds, None, args, wall, stopped=reason)
+    return "no epoch finished, so this run wrote no checkpoint"
+
+
+def _interrupted(folder: RunFolder, history: dict[str, Any], bounds: dict[str, Any], args: argparse.Namespace,
+                 t0: float) -> int:
+    epoch = folder.checkpoint_epoch()
+    if epoch is None:
+        print("numpy-lstm train: interrupted before the first epoch ended; nothing was written", file=sys.stderr)
+        return 130
+    path = folder.out / CHECKPOINT
+    write_outputs(folder.out, truncate(history, epoch), {}, bounds, None, args, time.perf_counter() - t0,
+                  stopped=f"interrupted after epoch {epoch}")
+    print(f"numpy-lstm train: interrupted; {path} holds epoch {epoch}, {METRICS} and {PLOT} its history; "
+          f"continue with: numpy-lstm train --resume {shlex.quote(str(path))}", file=sys.stderr)
+    return 130
