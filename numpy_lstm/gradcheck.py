@@ -93,7 +93,8 @@ def gradcheck(
 
     ``x`` is the input whose gradient is checked too; ``args``/``kwargs`` go to ``forward``
     (``hx``, ``lengths`` ...), their floating-point arrays in float64 like the module's copy.
-    At most ``max_entries`` random entries per tensor are perturbed.  The module itself is left untouched (the check runs on a float64 copy).
+    At most ``max_entries`` random entries per tensor are perturbed.  The module itself is left
+    untouched (the check runs on a float64 copy).
     """
     m = module.astype(np.float64)
     m.zero_grad()

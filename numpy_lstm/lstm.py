@@ -398,12 +398,17 @@ class LSTM(Module):
 
         return layer
 
-    def _run_weights(self, keep: bool) -> list[LayerWeights]:
-        """Every layer's weights, index ``k * D + d``.  ``weight_hr`` is copied when backward will
-        run: the fused layer's cache holds it as given (``weight_ih``/``weight_hh`` it copies anyway,
-        when it reorders their gate rows), and a parameter may change before backward."""
+    def stack_weights(self) -> list[LayerWeights]:
+        """Every layer's and direction's parameters (the arrays, not copies), index ``k * D + d``:
+        what :func:`~numpy_lstm.stack.stack_forward` takes."""
         D = self.num_directions
-        weights = [self.layer_weights(k, reverse=d == 1) for k in range(self.num_layers) for d in range(D)]
+        return [self.layer_weights(k, reverse=d == 1) for k in range(self.num_layers) for d in range(D)]
+
+    def _run_weights(self, keep: bool) -> list[LayerWeights]:
+        """:meth:`stack_weights`, with ``weight_hr`` copied when backward will run: the fused
+        layer's cache holds it as given (``weight_ih``/``weight_hh`` it copies anyway, when it
+        reorders their gate rows), and a parameter may change before backward."""
+        weights = self.stack_weights()
         if keep and self.proj_size:
             weights = [w._replace(weight_hr=w.weight_hr.copy()) for w in weights]
         return weights
