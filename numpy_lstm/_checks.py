@@ -56,11 +56,6 @@ def private_copy(arr: np.ndarray, source: Any) -> np.ndarray:
     return arr
 
 
-def shares_memory(arr: np.ndarray, others: Any) -> bool:
-    """Whether ``arr`` may share memory with any array field of ``others`` (a cache NamedTuple)."""
-    return any(isinstance(o, np.ndarray) and np.may_share_memory(arr, o) for o in others)
-
-
 def check_bool(value: Any, name: str) -> bool:
     """A flag: ``bool`` or ``numpy.bool_``, else ``TypeError`` as PyTorch raises (a string
     ``"False"`` or an int would otherwise be read as a truth value: ``bool("False")`` is True)."""

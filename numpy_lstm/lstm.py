@@ -378,8 +378,8 @@ class LSTM(Module):
         layer = self._layer_forward(keep) if N else _empty_layer_forward
         run = stack_forward(x, h0, c0, self._run_weights(keep), self.num_directions, layer, lengths, self._dropout_mask)
         out = run.out  # (T, N, D*H_out)
-        if keep and any(_checks.shares_memory(out, cache) for cache in run.caches[-self.num_directions :]):
-            out = out.copy()  # the fused layer returns a view of the h its backward reads
+        if keep and not out.flags.owndata:
+            out = out.copy()  # a view of a layer's buffer: the fused layer's y is h[1:], which its backward reads
         h_n, c_n = run.h_n, run.c_n
         if unbatched:
             output, h_n, c_n = out[:, 0], h_n[:, 0], c_n[:, 0]
