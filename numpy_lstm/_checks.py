@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,3 +90,32 @@ def check_shape(arr: np.ndarray, expected: tuple[int, ...], name: str, layout: s
     """Raise ``ValueError`` naming the layout when ``arr.shape != expected``."""
     if arr.shape != expected:
         raise ValueError(f"{name}: expected shape {expected} {layout}, got {arr.shape}")
+
+
+def checked_option(name: str, check: Callable[[Any, str], Any], doc: str) -> property:
+    """A module option that may be changed after construction, checked by ``check`` whenever it is
+    set (``m.batch_first = "False"`` raises as the constructor does); stored as ``_<name>``."""
+
+    def get(self: Any) -> Any:
+        return getattr(self, "_" + name)
+
+    def set_(self: Any, value: Any) -> None:
+        setattr(self, "_" + name, check(value, name))
+
+    return property(get, set_, doc=doc)
+
+
+def fixed_option(name: str, doc: str) -> property:
+    """A module option its parameters were built for (``bias``): read-only after construction,
+    where the constructor stores it as ``_<name>``."""
+
+    def get(self: Any) -> Any:
+        return getattr(self, "_" + name)
+
+    def set_(self: Any, value: Any) -> None:
+        raise AttributeError(
+            f"{type(self).__name__}.{name} is fixed when the module is built (its parameters depend on "
+            f"it); build a new {type(self).__name__} with {name}={value!r}"
+        )
+
+    return property(get, set_, doc=doc)

@@ -83,10 +83,7 @@ class Linear(Module):
         self._lead_shape: tuple[int, ...] = ()
         self._ran_forward = False
 
-    @property
-    def bias(self) -> bool:
-        """Whether the layer has a ``bias``; fixed: the parameters depend on it."""
-        return self._bias
+    bias = _checks.fixed_option("bias", "Whether the layer has a ``bias``.")
 
     def __repr__(self) -> str:
         return (

@@ -156,33 +156,14 @@ class LSTM(Module):
                     self._add_param(name, value)
 
     # --- options: checked when set, at construction and after ----------------------------------
-    @property
-    def batch_first(self) -> bool:
-        """Whether ``x`` and the output are ``(N, T, ·)``; may be changed, to a bool only."""
-        return self._batch_first
-
-    @batch_first.setter
-    def batch_first(self, value: bool) -> None:
-        self._batch_first = _checks.check_bool(value, "batch_first")
-
-    @property
-    def dropout(self) -> float:
-        """Probability of zeroing each value between layers in training mode, in ``[0, 1]``."""
-        return self._dropout
-
-    @dropout.setter
-    def dropout(self, value: float) -> None:
-        self._dropout = _checks.check_probability(value, "dropout")
-
-    @property
-    def bias(self) -> bool:
-        """Whether the layers have ``bias_ih``/``bias_hh``; fixed: the parameters depend on it."""
-        return self._bias
-
-    @property
-    def bidirectional(self) -> bool:
-        """Whether each layer has a ``_reverse`` direction; fixed: the parameters depend on it."""
-        return self._bidirectional
+    batch_first = _checks.checked_option(
+        "batch_first", _checks.check_bool, "Whether ``x`` and the output are ``(N, T, ·)``; a bool."
+    )
+    dropout = _checks.checked_option(
+        "dropout", _checks.check_probability, "Probability of zeroing a value between layers in training, in [0, 1]."
+    )
+    bias = _checks.fixed_option("bias", "Whether the layers have ``bias_ih``/``bias_hh``.")
+    bidirectional = _checks.fixed_option("bidirectional", "Whether each layer has a ``_reverse`` direction.")
 
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)

@@ -46,10 +46,7 @@ class LSTMCell(Module):
         self._unbatched = False
         self._ran_forward = False
 
-    @property
-    def bias(self) -> bool:
-        """Whether the cell has ``bias_ih``/``bias_hh``; fixed: the parameters depend on it."""
-        return self._bias
+    bias = _checks.fixed_option("bias", "Whether the cell has ``bias_ih``/``bias_hh``.")
 
     def __repr__(self) -> str:
         bias = "" if self.bias else ", bias=False"
