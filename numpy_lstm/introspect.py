@@ -29,8 +29,8 @@ import numpy as np
 
 from numpy_lstm.functional.cell import CellCache, cell_backward, split_gates
 from numpy_lstm.functional.textbook import textbook_forward
-from numpy_lstm.lstm import LSTM, LayerWeights
-from numpy_lstm.stack import StackRun, stack_backward, stack_forward
+from numpy_lstm.lstm import LSTM
+from numpy_lstm.stack import LayerWeights, StackRun, stack_backward, stack_forward
 
 GATE_NAMES = ("i", "f", "g", "o", "c", "h")
 """The arrays :func:`record_gates` returns for each layer and direction."""

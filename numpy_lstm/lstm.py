@@ -30,19 +30,9 @@ from numpy_lstm import _checks
 from numpy_lstm.functional.layer import LayerGrads, layer_backward, layer_forward
 from numpy_lstm.grad_mode import is_grad_enabled
 from numpy_lstm.module import Module
-from numpy_lstm.stack import stack_backward, stack_forward
+from numpy_lstm.stack import LayerWeights, empty_layer_backward, empty_layer_forward, stack_backward, stack_forward
 
 State = tuple[np.ndarray, np.ndarray]
-
-
-class LayerWeights(NamedTuple):
-    """One direction of one layer's parameters, PyTorch's names without the ``_l{k}`` suffix."""
-
-    weight_ih: np.ndarray  # (4H, I_k)
-    weight_hh: np.ndarray  # (4H, H_out)
-    bias_ih: np.ndarray | None  # (4H,)
-    bias_hh: np.ndarray | None  # (4H,)
-    weight_hr: np.ndarray | None  # (P, H)
 
 
 class _Record(NamedTuple):
@@ -55,36 +45,6 @@ class _Record(NamedTuple):
     N: int
     unbatched: bool
     batch_first: bool  # the layout of that call, whatever the attribute says by backward time
-
-
-class _EmptyBatch(NamedTuple):
-    """The "cache" of a layer run on zero sequences: only shapes, for zero gradients."""
-
-    x_shape: tuple[int, ...]  # (T, 0, I_k)
-    weights: LayerWeights
-
-
-def _empty_layer_forward(
-    x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: LayerWeights, lengths: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, _EmptyBatch]:
-    """A layer over a batch of zero sequences (``N = 0``): empty outputs, as PyTorch returns."""
-    y = np.zeros((x.shape[0], 0, w.weight_hh.shape[1]), x.dtype)  # (T, 0, H_out)
-    return y, h0.copy(), c0.copy(), _EmptyBatch(x.shape, w)
-
-
-def _empty_layer_backward(dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: _EmptyBatch) -> LayerGrads:
-    """Zero sequences contribute zero to every gradient."""
-    w = cache.weights
-    zero = np.zeros_like
-    return LayerGrads(
-        np.zeros(cache.x_shape, dy.dtype),  # (T, 0, I_k)
-        zero(dh_n),
-        zero(dc_n),
-        zero(w.weight_ih),
-        zero(w.weight_hh),
-        None if w.bias_ih is None else zero(w.bias_ih),
-        None if w.weight_hr is None else zero(w.weight_hr),
-    )
 
 
 class LSTM(Module):
@@ -356,7 +316,7 @@ class LSTM(Module):
         self._record = None  # free the previous call's caches before this call allocates its own
         if keep:
             x = _checks.private_copy(x, source)  # the first layer's cache keeps its input
-        layer = self._layer_forward(keep) if N else _empty_layer_forward
+        layer = self._layer_forward(keep) if N else empty_layer_forward
         run = stack_forward(x, h0, c0, self._run_weights(keep), self.num_directions, layer, lengths, self._dropout_mask)
         out = run.out  # (T, N, D*H_out)
         if keep and not out.flags.owndata:
@@ -420,7 +380,7 @@ class LSTM(Module):
                 )
             raise RuntimeError("LSTM.backward called before forward: there is nothing to backpropagate")
         dout, dh_n, dc_n = self.prepare_grads(d_output, dhx, rec.T, rec.N, rec.unbatched, rec.batch_first)
-        back = layer_backward if rec.N else _empty_layer_backward
+        back = layer_backward if rec.N else empty_layer_backward
         dx, dh0, dc0 = stack_backward(
             dout, dh_n, dc_n, rec.caches, rec.masks, self.num_directions, back, self._accumulate, rec.lengths
         )  # (T, N, I), (D*L, N, H_out), (D*L, N, H)

@@ -14,7 +14,8 @@ This is the one place that arranges a stack (shape legend: ``T`` steps, ``N`` ba
 ``rev`` reverses each sequence within its own length (:func:`~numpy_lstm.functional.layer.reverse_time`).
 :class:`~numpy_lstm.LSTM` runs it with the fast fused layer; :mod:`numpy_lstm.introspect` with the
 readable step-by-step cell, keeping every gate.  Layouts (batch-first, unbatched) are the module's
-business: here everything is seq-first ``(T, N, ·)``.
+business: here everything is seq-first ``(T, N, ·)``.  For a batch of zero sequences ``LSTM`` runs
+:func:`empty_layer_forward` in place of the fused layer: empty outputs, zero gradients.
 """
 
 from __future__ import annotations
@@ -24,7 +25,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from numpy_lstm.functional.layer import reverse_time
+from numpy_lstm.functional.layer import LayerGrads, reverse_time
+
+
+class LayerWeights(NamedTuple):
+    """One direction of one layer's parameters, PyTorch's names without the ``_l{k}`` suffix."""
+
+    weight_ih: np.ndarray  # (4H, I_k)
+    weight_hh: np.ndarray  # (4H, H_out)
+    bias_ih: np.ndarray | None  # (4H,)
+    bias_hh: np.ndarray | None  # (4H,)
+    weight_hr: np.ndarray | None  # (P, H)
+
 
 # layer(x (T, N, I_k), h0 (N, H_out), c0 (N, H), weights, lengths) -> y (T, N, H_out), h_n, c_n, cache
 LayerForward = Callable[[np.ndarray, np.ndarray, np.ndarray, Any, Any], tuple[np.ndarray, np.ndarray, np.ndarray, Any]]
@@ -117,3 +129,34 @@ def stack_backward(
             collect(idx, g)
         dout = dx  # the gradient on layer k's input is the upstream gradient of layer k-1
     return dout, dh0, dc0
+
+
+# --- a layer over a batch of zero sequences (PyTorch accepts N = 0; the fused layer needs N > 0) ---
+class _EmptyBatch(NamedTuple):
+    """The "cache" of a layer run on zero sequences: only shapes, for zero gradients."""
+
+    x_shape: tuple[int, ...]  # (T, 0, I_k)
+    weights: LayerWeights
+
+
+def empty_layer_forward(
+    x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: LayerWeights, lengths: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _EmptyBatch]:
+    """A layer over a batch of zero sequences (``N = 0``): empty outputs, as PyTorch returns."""
+    y = np.zeros((x.shape[0], 0, w.weight_hh.shape[1]), x.dtype)  # (T, 0, H_out)
+    return y, h0.copy(), c0.copy(), _EmptyBatch(x.shape, w)
+
+
+def empty_layer_backward(dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: _EmptyBatch) -> LayerGrads:
+    """Zero sequences contribute zero to every gradient."""
+    w = cache.weights
+    zero = np.zeros_like
+    return LayerGrads(
+        np.zeros(cache.x_shape, dy.dtype),  # (T, 0, I_k)
+        zero(dh_n),
+        zero(dc_n),
+        zero(w.weight_ih),
+        zero(w.weight_hh),
+        None if w.bias_ih is None else zero(w.bias_ih),
+        None if w.weight_hr is None else zero(w.weight_hr),
+    )
