@@ -357,7 +357,7 @@ class LSTM(Module):
     def _dropout_mask(self, k: int, shape: tuple[int, ...]) -> np.ndarray | None:
         """Inverted dropout for layer ``k``'s output: kept values scaled by ``1 / (1 - p)``."""
         p = self.dropout
-        if not self.training or p == 0:
+        if not _checks.check_bool(self.training, "training") or p == 0:  # m.training = "False" is not eval
             return None
         if p == 1:
             return np.zeros(shape, self.dtype)  # every value dropped, as PyTorch (no 0/0)

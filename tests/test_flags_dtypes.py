@@ -71,6 +71,14 @@ def test_options_set_after_construction_are_checked():
             module.bias = False
 
 
+def test_training_flag_set_by_hand_is_checked_before_dropout_uses_it():
+    m = numpy_lstm.LSTM(3, 5, num_layers=2, dropout=0.5, seed=0)
+    x = np.zeros((4, 2, 3), np.float32)
+    with pytest.raises(TypeError, match="training should be of type bool, got: str"):
+        m.training = "False"  # a truthy string: dropout would stay on in what the caller meant as eval
+        m(x)
+
+
 def _dtype_cases():
     """(call, name of the refused argument): each call passes one float64 array to a float32 module."""
     f32 = np.float32
