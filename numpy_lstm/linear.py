@@ -69,8 +69,8 @@ class Linear(Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = _checks.check_positive_int(in_features, "in_features")
-        self.out_features = _checks.check_positive_int(out_features, "out_features")
+        self._in_features = _checks.check_positive_int(in_features, "in_features")
+        self._out_features = _checks.check_positive_int(out_features, "out_features")
         self._bias = _checks.check_bool(bias, "bias")
         self.dtype = _checks.check_dtype(dtype)
         self.rng = np.random.default_rng(seed)
@@ -83,6 +83,8 @@ class Linear(Module):
         self._lead_shape: tuple[int, ...] = ()
         self._ran_forward = False
 
+    in_features = _checks.fixed_option("in_features", "Features in, ``I``.")
+    out_features = _checks.fixed_option("out_features", "Features out, ``O``.")
     bias = _checks.fixed_option("bias", "Whether the layer has a ``bias``.")
 
     def __repr__(self) -> str:

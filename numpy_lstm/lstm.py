@@ -70,10 +70,10 @@ class LSTM(Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.input_size = _checks.check_positive_int(input_size, "input_size")
-        self.hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
-        self.num_layers = _checks.check_positive_int(num_layers, "num_layers")
-        self.proj_size = _checks.check_positive_int(proj_size, "proj_size", allow_zero=True)
+        self._input_size = _checks.check_positive_int(input_size, "input_size")
+        self._hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
+        self._num_layers = _checks.check_positive_int(num_layers, "num_layers")
+        self._proj_size = _checks.check_positive_int(proj_size, "proj_size", allow_zero=True)
         if self.proj_size >= self.hidden_size:
             raise ValueError(
                 f"proj_size must be smaller than hidden_size, got proj_size={proj_size} "
@@ -92,8 +92,8 @@ class LSTM(Module):
                 stacklevel=2,
             )
         self.dtype = _checks.check_dtype(dtype)
-        self.num_directions = 2 if bidirectional else 1
-        self.hidden_out = self.proj_size or self.hidden_size
+        self._num_directions = 2 if bidirectional else 1
+        self._hidden_out = self.proj_size or self.hidden_size
         self.rng = np.random.default_rng(seed)
         self._record: _Record | None = None
         self._ran_forward = False
@@ -122,8 +122,15 @@ class LSTM(Module):
     dropout = _checks.checked_option(
         "dropout", _checks.check_probability, "Probability of zeroing a value between layers in training, in [0, 1]."
     )
+    # The parameters were made for these: changing one later would make forward and backward disagree.
+    input_size = _checks.fixed_option("input_size", "Features per step of the input, ``I``.")
+    hidden_size = _checks.fixed_option("hidden_size", "Hidden units per layer and direction, ``H``.")
+    num_layers = _checks.fixed_option("num_layers", "Stacked layers, ``L``.")
+    proj_size = _checks.fixed_option("proj_size", "Projected size of ``h``, ``P`` (0: no projection).")
     bias = _checks.fixed_option("bias", "Whether the layers have ``bias_ih``/``bias_hh``.")
     bidirectional = _checks.fixed_option("bidirectional", "Whether each layer has a ``_reverse`` direction.")
+    num_directions = _checks.fixed_option("num_directions", "``D``: 2 if bidirectional, else 1.")
+    hidden_out = _checks.fixed_option("hidden_out", "``H_out``: the size of ``h``, proj_size or hidden_size.")
 
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)

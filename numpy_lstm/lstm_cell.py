@@ -30,8 +30,8 @@ class LSTMCell(Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.input_size = _checks.check_positive_int(input_size, "input_size")
-        self.hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
+        self._input_size = _checks.check_positive_int(input_size, "input_size")
+        self._hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
         self._bias = _checks.check_bool(bias, "bias")
         self.dtype = _checks.check_dtype(dtype)
         self.rng = np.random.default_rng(seed)
@@ -46,6 +46,8 @@ class LSTMCell(Module):
         self._unbatched = False
         self._ran_forward = False
 
+    input_size = _checks.fixed_option("input_size", "Features of the input, ``I``.")
+    hidden_size = _checks.fixed_option("hidden_size", "Hidden units, ``H``.")
     bias = _checks.fixed_option("bias", "Whether the cell has ``bias_ih``/``bias_hh``.")
 
     def __repr__(self) -> str:

@@ -63,12 +63,19 @@ def test_options_set_after_construction_are_checked():
     assert m.dropout == 0.0
     m.dropout = 1
     assert m.dropout == 1.0 and type(m.dropout) is float
-    for name in ("bias", "bidirectional"):  # the parameters were made for them
-        with pytest.raises(AttributeError, match=rf"LSTM.{name} is fixed when the module is built"):
-            setattr(m, name, False)
-    for module in (numpy_lstm.LSTMCell(2, 2), numpy_lstm.Linear(2, 2)):
-        with pytest.raises(AttributeError, match=r"bias is fixed when the module is built"):
-            module.bias = False
+    fixed = {  # the parameters were made for these; proj_size = 0 used to drop weight_hr's gradient
+        m: ["bias", "bidirectional", "input_size", "hidden_size", "num_layers", "proj_size", "num_directions",
+            "hidden_out"],
+        numpy_lstm.LSTMCell(2, 2): ["bias", "input_size", "hidden_size"],
+        numpy_lstm.Linear(2, 2): ["bias", "in_features", "out_features"],
+    }
+    for module, names in fixed.items():
+        for name in names:
+            before = getattr(module, name)
+            message = rf"{type(module).__name__}.{name} is fixed when the module is built"
+            with pytest.raises(AttributeError, match=message):
+                setattr(module, name, 0)
+            assert getattr(module, name) == before
 
 
 def test_training_flag_set_by_hand_is_checked_before_dropout_uses_it():
