@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,12 @@ def check_dtype(dtype: Any) -> np.dtype:
 
 
 def as_float_array(x: Any, name: str, dtype: np.dtype) -> np.ndarray:
-    """``x`` as an ndarray of ``dtype``; integer, boolean, complex and object data are refused.
+    """``x`` as an ndarray of the module's ``dtype``, refusing anything that would be a silent cast.
 
-    Floating inputs of another precision are converted (as an explicit, visible cast would be).
+    An array (or NumPy scalar) must already have ``dtype``: float64 data into a float32 module (or
+    the reverse) raises ``ValueError`` naming both fixes, as PyTorch refuses it.  Python floats and
+    lists of them have no dtype of their own and are converted.  Integer, boolean, complex and
+    object data are refused.
     """
     arr = np.asarray(x)
     if arr.dtype.kind != "f":
@@ -31,7 +35,45 @@ def as_float_array(x: Any, name: str, dtype: np.dtype) -> np.ndarray:
             f"{name} must be a floating-point array (float32 or float64), got dtype {arr.dtype}"
             + (" (one-hot encode token ids first)" if arr.dtype.kind in "iub" else "")
         )
-    return arr if arr.dtype == dtype else arr.astype(dtype)
+    if arr.dtype == dtype:
+        return arr
+    if hasattr(x, "dtype"):  # an array of another precision: converting it would hide a mistake
+        raise ValueError(
+            f"{name} has dtype {arr.dtype} but the module's weights are {dtype} (input dtype does "
+            f"not match weight dtype): build the module with dtype=np.{arr.dtype}, or convert the "
+            f"array with x.astype(np.{dtype})"
+        )
+    return arr.astype(dtype)  # Python floats: no dtype to contradict
+
+
+def private_copy(arr: np.ndarray, source: Any) -> np.ndarray:
+    """``arr`` (made from the caller's ``source``) as memory that the caller cannot reach.
+
+    A cache that backward reads must not change when the caller changes an array it passed in:
+    ``arr`` is copied unless the conversion from ``source`` (a list, say) already made new memory.
+    """
+    if arr is source or not arr.flags.owndata:
+        return arr.copy()
+    return arr
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A flag: ``bool`` or ``numpy.bool_``, else ``TypeError`` as PyTorch raises (a string
+    ``"False"`` or an int would otherwise be read as a truth value: ``bool("False")`` is True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    return bool(value)
+
+
+def check_probability(value: Any, name: str) -> float:
+    """A number in ``[0, 1]`` (not a bool, not NaN), as PyTorch's dropout argument."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"{name} should be a number in range [0, 1] representing the probability of an element "
+            f"being zeroed, got {value!r}"
+        )
+    return float(value)
 
 
 def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
@@ -48,3 +90,32 @@ def check_shape(arr: np.ndarray, expected: tuple[int, ...], name: str, layout: s
     """Raise ``ValueError`` naming the layout when ``arr.shape != expected``."""
     if arr.shape != expected:
         raise ValueError(f"{name}: expected shape {expected} {layout}, got {arr.shape}")
+
+
+def checked_option(name: str, check: Callable[[Any, str], Any], doc: str) -> property:
+    """A module option that may be changed after construction, checked by ``check`` whenever it is
+    set (``m.batch_first = "False"`` raises as the constructor does); stored as ``_<name>``."""
+
+    def get(self: Any) -> Any:
+        return getattr(self, "_" + name)
+
+    def set_(self: Any, value: Any) -> None:
+        setattr(self, "_" + name, check(value, name))
+
+    return property(get, set_, doc=doc)
+
+
+def fixed_option(name: str, doc: str) -> property:
+    """A module option its parameters were built for (``bias``): read-only after construction,
+    where the constructor stores it as ``_<name>``."""
+
+    def get(self: Any) -> Any:
+        return getattr(self, "_" + name)
+
+    def set_(self: Any, value: Any) -> None:
+        raise AttributeError(
+            f"{type(self).__name__}.{name} is fixed when the module is built (its parameters depend on "
+            f"it); build a new {type(self).__name__} with {name}={value!r}"
+        )
+
+    return property(get, set_, doc=doc)

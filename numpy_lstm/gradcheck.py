@@ -71,6 +71,15 @@ def _like(tree: Any, leaves: list[np.ndarray]) -> Any:
     return leaves.pop(0)
 
 
+def _to_float64(tree: Any) -> Any:
+    """``tree`` with every floating-point array in float64, as the copy of the module is."""
+    if isinstance(tree, (tuple, list)):
+        return tuple(_to_float64(item) for item in tree)
+    if isinstance(tree, np.ndarray) and tree.dtype.kind == "f":
+        return tree.astype(np.float64)
+    return tree
+
+
 def gradcheck(
     module: Module,
     x: Any,
@@ -83,13 +92,16 @@ def gradcheck(
     """Compare ``module.backward`` with central differences of ``sum(outputs * R)``.
 
     ``x`` is the input whose gradient is checked too; ``args``/``kwargs`` go to ``forward``
-    unchanged (``hx``, ``lengths`` ...).  At most ``max_entries`` random entries per tensor are
-    perturbed.  The module itself is left untouched (the check runs on a float64 copy).
+    (``hx``, ``lengths`` ...), their floating-point arrays in float64 like the module's copy.
+    At most ``max_entries`` random entries per tensor are perturbed.  The module itself is left
+    untouched (the check runs on a float64 copy).
     """
     m = module.astype(np.float64)
     m.zero_grad()
     rng = np.random.default_rng(seed)
     x = np.array(x, dtype=np.float64)
+    args = _to_float64(args)
+    kwargs = {key: _to_float64(value) for key, value in kwargs.items()}
     has_rng = isinstance(getattr(m, "rng", None), np.random.Generator)
     rng_state = m.rng.bit_generator.state if has_rng else None
 

@@ -69,9 +69,9 @@ class Linear(Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = _checks.check_positive_int(in_features, "in_features")
-        self.out_features = _checks.check_positive_int(out_features, "out_features")
-        self.bias = bool(bias)
+        self._in_features = _checks.check_positive_int(in_features, "in_features")
+        self._out_features = _checks.check_positive_int(out_features, "out_features")
+        self._bias = _checks.check_bool(bias, "bias")
         self.dtype = _checks.check_dtype(dtype)
         self.rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(self.in_features)
@@ -82,6 +82,10 @@ class Linear(Module):
         self._cache: LinearCache | None = None
         self._lead_shape: tuple[int, ...] = ()
         self._ran_forward = False
+
+    in_features = _checks.fixed_option("in_features", "Features in, ``I``.")
+    out_features = _checks.fixed_option("out_features", "Features out, ``O``.")
+    bias = _checks.fixed_option("bias", "Whether the layer has a ``bias``.")
 
     def _drop_caches(self) -> None:
         self._cache, self._ran_forward = None, False
@@ -96,15 +100,24 @@ class Linear(Module):
         return self.forward(x)
 
     def forward(self, x: Any) -> np.ndarray:
-        """``x (..., in_features)`` -> ``(..., out_features)``."""
+        """``x (..., in_features)`` -> ``(..., out_features)``.
+
+        The cache holds private copies of ``x`` and ``weight``: the caller may change either before
+        ``backward`` without changing its gradients.
+        """
+        source = x
         x = _checks.as_float_array(x, "Linear input", self.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear input: expected shape (..., {self.in_features}) (features last), got {x.shape}")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (M, I)
-        y, cache = linear_forward(x2, self.params["weight"], self.params.get("bias"))  # (M, O)
+        W = self.params["weight"]  # (O, I)
+        keep = is_grad_enabled()
+        if keep:
+            x2, W = _checks.private_copy(x2, source), W.copy()  # dW reads x, dx reads W
+        y, cache = linear_forward(x2, W, self.params.get("bias"))  # (M, O)
         self._ran_forward = True
-        self._cache = cache if is_grad_enabled() else None
+        self._cache = cache if keep else None
         self._lead_shape = lead
         return y.reshape(*lead, self.out_features)  # (..., O)
 

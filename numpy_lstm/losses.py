@@ -77,7 +77,7 @@ def cross_entropy(
     Equals ``torch.nn.functional.cross_entropy(logits_as_(M, C), targets, ignore_index=...)``.
     """
     logits = np.asarray(logits)
-    targets = np.asarray(targets)
+    targets = np.array(targets)  # a copy: the backward reads it, and the caller may reuse its array
     valid = _check_targets(logits, targets, ignore_index)  # (...)
     logp = log_softmax(logits)  # (..., C)
     safe = np.where(valid, targets, 0)  # (...) any class id where ignored

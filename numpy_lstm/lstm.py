@@ -27,32 +27,24 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from numpy_lstm import _checks
-from numpy_lstm.functional.layer import LayerCache, layer_backward, layer_forward, reverse_time
+from numpy_lstm.functional.layer import LayerGrads, layer_backward, layer_forward
 from numpy_lstm.grad_mode import is_grad_enabled
 from numpy_lstm.module import Module
+from numpy_lstm.stack import LayerWeights, empty_layer_backward, empty_layer_forward, stack_backward, stack_forward
 
 State = tuple[np.ndarray, np.ndarray]
 
 
-class LayerWeights(NamedTuple):
-    """One direction of one layer's parameters, PyTorch's names without the ``_l{k}`` suffix."""
-
-    weight_ih: np.ndarray  # (4H, I_k)
-    weight_hh: np.ndarray  # (4H, H_out)
-    bias_ih: np.ndarray | None  # (4H,)
-    bias_hh: np.ndarray | None  # (4H,)
-    weight_hr: np.ndarray | None  # (P, H)
-
-
 class _Record(NamedTuple):
-    """What :meth:`LSTM.backward` needs from the last forward call."""
+    """What :meth:`LSTM.backward` needs from the last forward call (none of it reachable by the caller)."""
 
-    caches: list[LayerCache]  # one per (layer, direction), index k * D + d
+    caches: list[Any]  # one LayerCache per (layer, direction), index k * D + d
     masks: list[np.ndarray | None]  # dropout mask applied to each layer's output (scale included)
     lengths: np.ndarray | None  # (N,)
+    T: int
+    N: int
     unbatched: bool
-    output_shape: tuple[int, ...]  # in the caller's layout
-    state_shapes: tuple[tuple[int, ...], tuple[int, ...]]  # h_n, c_n in the caller's layout
+    batch_first: bool  # the layout of that call, whatever the attribute says by backward time
 
 
 class LSTM(Module):
@@ -78,19 +70,19 @@ class LSTM(Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.input_size = _checks.check_positive_int(input_size, "input_size")
-        self.hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
-        self.num_layers = _checks.check_positive_int(num_layers, "num_layers")
-        self.proj_size = _checks.check_positive_int(proj_size, "proj_size", allow_zero=True)
+        self._input_size = _checks.check_positive_int(input_size, "input_size")
+        self._hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
+        self._num_layers = _checks.check_positive_int(num_layers, "num_layers")
+        self._proj_size = _checks.check_positive_int(proj_size, "proj_size", allow_zero=True)
         if self.proj_size >= self.hidden_size:
             raise ValueError(
                 f"proj_size must be smaller than hidden_size, got proj_size={proj_size} "
                 f"and hidden_size={hidden_size}"
             )
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self._bias = _checks.check_bool(bias, "bias")
+        self.batch_first = batch_first  # validated by the property
+        self.dropout = dropout  # validated by the property
+        self._bidirectional = _checks.check_bool(bidirectional, "bidirectional")
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
@@ -99,13 +91,9 @@ class LSTM(Module):
                 UserWarning,
                 stacklevel=2,
             )
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.dropout = float(dropout)
-        self.bidirectional = bool(bidirectional)
         self.dtype = _checks.check_dtype(dtype)
-        self.num_directions = 2 if bidirectional else 1
-        self.hidden_out = self.proj_size or self.hidden_size
+        self._num_directions = 2 if bidirectional else 1
+        self._hidden_out = self.proj_size or self.hidden_size
         self.rng = np.random.default_rng(seed)
         self._record: _Record | None = None
         self._ran_forward = False
@@ -126,6 +114,23 @@ class LSTM(Module):
                 for name, shape in shapes.items():
                     value = self.rng.uniform(-bound, bound, size=shape).astype(self.dtype)
                     self._add_param(name, value)
+
+    # --- options: checked when set, at construction and after ----------------------------------
+    batch_first = _checks.checked_option(
+        "batch_first", _checks.check_bool, "Whether ``x`` and the output are ``(N, T, ·)``; a bool."
+    )
+    dropout = _checks.checked_option(
+        "dropout", _checks.check_probability, "Probability of zeroing a value between layers in training, in [0, 1]."
+    )
+    # The parameters were made for these: changing one later would make forward and backward disagree.
+    input_size = _checks.fixed_option("input_size", "Features per step of the input, ``I``.")
+    hidden_size = _checks.fixed_option("hidden_size", "Hidden units per layer and direction, ``H``.")
+    num_layers = _checks.fixed_option("num_layers", "Stacked layers, ``L``.")
+    proj_size = _checks.fixed_option("proj_size", "Projected size of ``h``, ``P`` (0: no projection).")
+    bias = _checks.fixed_option("bias", "Whether the layers have ``bias_ih``/``bias_hh``.")
+    bidirectional = _checks.fixed_option("bidirectional", "Whether each layer has a ``_reverse`` direction.")
+    num_directions = _checks.fixed_option("num_directions", "``D``: 2 if bidirectional, else 1.")
+    hidden_out = _checks.fixed_option("hidden_out", "``H_out``: the size of ``h``, proj_size or hidden_size.")
 
     def _drop_caches(self) -> None:
         self._record, self._ran_forward = None, False
@@ -170,12 +175,13 @@ class LSTM(Module):
                 f"LSTM input: expected a 3-D array {self._layout()}, or 2-D (seq_len, {I}) "
                 f"unbatched; got {x.ndim}-D shape {x.shape}"
             )
-        if x.shape[-1] == I and 0 not in x.shape:
-            return
+        T = x.shape[1] if x.ndim == 3 and self.batch_first else x.shape[0]
+        if x.shape[-1] == I and T > 0:
+            return  # a batch of zero sequences is fine, as in PyTorch
         expected = f"(seq_len, {I})" if x.ndim == 2 else self._layout()
         msg = f"LSTM input: expected {expected}, got {x.shape}"
-        if 0 in x.shape:
-            raise ValueError(msg + ": every axis must be non-empty")
+        if T == 0:
+            raise ValueError(msg + ": seq_len must be at least 1 (only the batch axis may be empty)")
         axes = [a for a in range(x.ndim - 1) if x.shape[a] == I]
         if axes:
             msg += (
@@ -228,8 +234,8 @@ class LSTM(Module):
                 raise ValueError(f"lengths must be integers, got dtype {arr.dtype}: {arr!r}")
         if arr.shape != (N,):
             raise ValueError(f"lengths: expected {N} integers (one per sequence), got shape {arr.shape}")
-        arr = arr.astype(np.int64)
-        if arr.min() < 1 or arr.max() > T:
+        arr = arr.astype(np.int64)  # a copy: the caller may change its own lengths after forward
+        if N and (arr.min() < 1 or arr.max() > T):
             raise ValueError(f"lengths must be in [1, seq_len={T}], got min {arr.min()}, max {arr.max()}")
         return arr
 
@@ -249,6 +255,39 @@ class LSTM(Module):
         h0, c0 = self._initial_state(hx, x.shape[1], unbatched)  # (D*L, N, H_out), (D*L, N, H)
         return x, h0, c0, unbatched
 
+    def prepare_grads(
+        self, d_output: Any, dhx: Any, T: int, N: int, unbatched: bool, batch_first: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Check the upstream gradients of a forward over ``T`` steps and ``N`` sequences, as
+        ``backward`` does, and bring them seq-first.
+
+        ``d_output`` has the output's shape in the caller's layout (``batch_first`` of that forward,
+        the module's by default); ``dhx = (dh_n, dc_n)`` has the states' shapes, or is None for
+        zeros.  Returns ``dout (T, N, D*H_out)``, ``dh_n (D*L, N, H_out)``, ``dc_n (D*L, N, H)``.
+        """
+        batch_first = self.batch_first if batch_first is None else batch_first
+        H, H_out, D, LD = self.hidden_size, self.hidden_out, self.num_directions, self.num_layers * self.num_directions
+        DH = D * H_out
+        out_shape = (T, DH) if unbatched else (N, T, DH) if batch_first else (T, N, DH)
+        dout = _checks.as_float_array(d_output, "d_output", self.dtype)
+        _checks.check_shape(dout, out_shape, "d_output", "(the shape of the forward output)")
+        if unbatched:
+            dout = dout[:, None, :]  # (T, 1, D*H_out)
+        elif batch_first:
+            dout = dout.transpose(1, 0, 2)  # (T, N, D*H_out) view
+        if dhx is None:  # N = 1 for unbatched input
+            return dout, np.zeros((LD, N, H_out), self.dtype), np.zeros((LD, N, H), self.dtype)
+        batch = () if unbatched else (N,)
+        if not isinstance(dhx, (tuple, list)) or len(dhx) != 2:
+            raise ValueError("dhx must be a tuple (dh_n, dc_n) or None")
+        dh_n = _checks.as_float_array(dhx[0], "dh_n", self.dtype)
+        dc_n = _checks.as_float_array(dhx[1], "dc_n", self.dtype)
+        _checks.check_shape(dh_n, (LD, *batch, H_out), "dh_n", "(the shape of h_n)")
+        _checks.check_shape(dc_n, (LD, *batch, H), "dc_n", "(the shape of c_n)")
+        if unbatched:
+            return dout, dh_n[:, None, :], dc_n[:, None, :]
+        return dout, dh_n, dc_n
+
     @property
     def dropout_masks(self) -> list[np.ndarray | None]:
         """The dropout masks the last forward applied, one per layer: ``masks[k]`` multiplied layer
@@ -261,7 +300,7 @@ class LSTM(Module):
         if self._record is None:
             why = "ran under numpy_lstm.no_grad() and kept nothing" if self._ran_forward else "has not run yet"
             raise RuntimeError(f"LSTM.dropout_masks: the forward pass {why}, so there are no masks to read")
-        return list(self._record.masks)
+        return [None if mk is None else mk.copy() for mk in self._record.masks]  # backward reads its own
 
     # --- forward ---------------------------------------------------------------------------------
     def __call__(self, x: Any, hx: Any = None, lengths: Any = None) -> tuple[np.ndarray, State]:
@@ -274,37 +313,25 @@ class LSTM(Module):
         results of PyTorch's ``pack_padded_sequence`` -> LSTM -> ``pad_packed_sequence``.
         ``output`` is ``(T, N, D*H_out)`` in the input's layout; ``h_n`` is ``(D*L, N, H_out)`` and
         ``c_n`` is ``(D*L, N, H)``, without the ``N`` axis for unbatched input.
+
+        Nothing returned shares memory with what ``backward`` reads, and nothing passed in is kept
+        by reference: the caller may change ``x``, ``hx``, the results or the parameters (an
+        optimiser step) before ``backward`` without changing the gradients of this call.
         """
+        source = x
         x, h0, c0, unbatched = self.prepare_input(x, hx)  # (T, N, I), (D*L, N, H_out), (D*L, N, H)
         T, N, _ = x.shape
         lengths = self._check_lengths(lengths, N, T, unbatched)
         keep = is_grad_enabled()
         self._record = None  # free the previous call's caches before this call allocates its own
-        D = self.num_directions
-        h_n = np.empty_like(h0)
-        c_n = np.empty_like(c0)
-        caches: list[LayerCache] = []
-        masks: list[np.ndarray | None] = []
-        layer_in = x  # (T, N, I_k)
-        for k in range(self.num_layers):
-            outs = []
-            for d in range(D):
-                idx = k * D + d
-                xin = layer_in if d == 0 else reverse_time(layer_in, lengths)
-                y, h_n[idx], c_n[idx], cache = layer_forward(
-                    xin, h0[idx], c0[idx], *self.layer_weights(k, reverse=d == 1), lengths=lengths, keep_cache=keep
-                )
-                outs.append(y if d == 0 else reverse_time(y, lengths))  # (T, N, H_out)
-                caches.append(cache)
-            out = outs[0] if D == 1 else np.concatenate(outs, axis=-1)  # (T, N, D*H_out)
-            mask = None
-            if k < self.num_layers - 1 and self.training and self.dropout > 0:
-                keep_p = 1.0 - self.dropout
-                mask = (self.rng.random(out.shape) < keep_p).astype(self.dtype) / self.dtype.type(keep_p)
-                out = out * mask  # (T, N, D*H_out) inverted dropout
-            masks.append(mask)
-            layer_in = out
-
+        if keep:
+            x = _checks.private_copy(x, source)  # the first layer's cache keeps its input
+        layer = self._layer_forward(keep) if N else empty_layer_forward
+        run = stack_forward(x, h0, c0, self._run_weights(keep), self.num_directions, layer, lengths, self._dropout_mask)
+        out = run.out  # (T, N, D*H_out)
+        if keep and not out.flags.owndata:
+            out = out.copy()  # a view of a layer's buffer: the fused layer's y is h[1:], which its backward reads
+        h_n, c_n = run.h_n, run.c_n
         if unbatched:
             output, h_n, c_n = out[:, 0], h_n[:, 0], c_n[:, 0]
         elif self.batch_first:
@@ -312,12 +339,40 @@ class LSTM(Module):
         else:
             output = out
         self._ran_forward = True
-        self._record = (
-            _Record(caches, masks, lengths, unbatched, output.shape, (h_n.shape, c_n.shape))
-            if keep
-            else None
-        )
+        if keep:
+            self._record = _Record(run.caches, run.masks, lengths, T, N, unbatched, self.batch_first)
         return output, (h_n, c_n)
+
+    def _layer_forward(self, keep: bool) -> Any:
+        def layer(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: LayerWeights, lengths: Any) -> Any:
+            return layer_forward(x, h0, c0, *w, lengths=lengths, keep_cache=keep)
+
+        return layer
+
+    def stack_weights(self) -> list[LayerWeights]:
+        """Every layer's and direction's parameters (the arrays, not copies), index ``k * D + d``:
+        what :func:`~numpy_lstm.stack.stack_forward` takes."""
+        D = self.num_directions
+        return [self.layer_weights(k, reverse=d == 1) for k in range(self.num_layers) for d in range(D)]
+
+    def _run_weights(self, keep: bool) -> list[LayerWeights]:
+        """:meth:`stack_weights`, with ``weight_hr`` copied when backward will run: the fused
+        layer's cache holds it as given (``weight_ih``/``weight_hh`` it copies anyway, when it
+        reorders their gate rows), and a parameter may change before backward."""
+        weights = self.stack_weights()
+        if keep and self.proj_size:
+            weights = [w._replace(weight_hr=w.weight_hr.copy()) for w in weights]
+        return weights
+
+    def _dropout_mask(self, k: int, shape: tuple[int, ...]) -> np.ndarray | None:
+        """Inverted dropout for layer ``k``'s output: kept values scaled by ``1 / (1 - p)``."""
+        p = self.dropout
+        if not _checks.check_bool(self.training, "training") or p == 0:  # m.training = "False" is not eval
+            return None
+        if p == 1:
+            return np.zeros(shape, self.dtype)  # every value dropped, as PyTorch (no 0/0)
+        keep_p = 1.0 - p
+        return (self.rng.random(shape) < keep_p).astype(self.dtype) / self.dtype.type(keep_p)  # (T, N, D*H_out)
 
     # --- backward --------------------------------------------------------------------------------
     def backward(self, d_output: Any, dhx: Any = None) -> tuple[np.ndarray, State]:
@@ -334,53 +389,20 @@ class LSTM(Module):
                     "cache; run forward outside no_grad to backpropagate"
                 )
             raise RuntimeError("LSTM.backward called before forward: there is nothing to backpropagate")
-        dout = _checks.as_float_array(d_output, "d_output", self.dtype)
-        _checks.check_shape(dout, rec.output_shape, "d_output", "(the shape of the forward output)")
+        dout, dh_n, dc_n = self.prepare_grads(d_output, dhx, rec.T, rec.N, rec.unbatched, rec.batch_first)
+        back = layer_backward if rec.N else empty_layer_backward
+        dx, dh0, dc0 = stack_backward(
+            dout, dh_n, dc_n, rec.caches, rec.masks, self.num_directions, back, self._accumulate, rec.lengths
+        )  # (T, N, I), (D*L, N, H_out), (D*L, N, H)
         if rec.unbatched:
-            dout = dout[:, None, :]  # (T, 1, D*H_out)
-        elif self.batch_first:
-            dout = dout.transpose(1, 0, 2)  # (T, N, D*H_out)
-        dh_n, dc_n = self._final_state_grads(dhx, rec)  # (D*L, N, H_out), (D*L, N, H)
-        lengths, D, H_out = rec.lengths, self.num_directions, self.hidden_out
-        dh0 = np.empty_like(dh_n)
-        dc0 = np.empty_like(dc_n)
-        for k in range(self.num_layers - 1, -1, -1):
-            if rec.masks[k] is not None:
-                dout = dout * rec.masks[k]  # through the dropout of layer k's output
-            dx = None
-            for d, suffix in enumerate(self._suffixes()):
-                idx = k * D + d
-                dy = dout[..., d * H_out : (d + 1) * H_out]  # (T, N, H_out)
-                if d == 1:
-                    dy = reverse_time(dy, lengths)
-                g = layer_backward(dy, dh_n[idx], dc_n[idx], rec.caches[idx])
-                dxd = g.dx if d == 0 else reverse_time(g.dx, lengths)  # (T, N, I_k)
-                dx = dxd if dx is None else dx + dxd
-                dh0[idx], dc0[idx] = g.dh0, g.dc0
-                self._accumulate(k, suffix, g)
-            dout = dx
-        if rec.unbatched:
-            return dout[:, 0], (dh0[:, 0], dc0[:, 0])
-        if self.batch_first:
-            dout = dout.transpose(1, 0, 2)  # (N, T, I) view
-        return dout, (dh0, dc0)
+            return dx[:, 0], (dh0[:, 0], dc0[:, 0])
+        if rec.batch_first:
+            dx = dx.transpose(1, 0, 2)  # (N, T, I) view
+        return dx, (dh0, dc0)
 
-    def _final_state_grads(self, dhx: Any, rec: _Record) -> State:
-        shapes = rec.state_shapes
-        if dhx is None:
-            dh_n, dc_n = np.zeros(shapes[0], self.dtype), np.zeros(shapes[1], self.dtype)
-        else:
-            if not isinstance(dhx, (tuple, list)) or len(dhx) != 2:
-                raise ValueError("dhx must be a tuple (dh_n, dc_n) or None")
-            dh_n = _checks.as_float_array(dhx[0], "dh_n", self.dtype)
-            dc_n = _checks.as_float_array(dhx[1], "dc_n", self.dtype)
-            _checks.check_shape(dh_n, shapes[0], "dh_n", "(the shape of h_n)")
-            _checks.check_shape(dc_n, shapes[1], "dc_n", "(the shape of c_n)")
-        if rec.unbatched:
-            return dh_n[:, None, :], dc_n[:, None, :]
-        return dh_n, dc_n
-
-    def _accumulate(self, k: int, suffix: str, g: Any) -> None:
+    def _accumulate(self, idx: int, g: LayerGrads) -> None:
+        k, d = divmod(idx, self.num_directions)
+        suffix = "_reverse" if d else ""
         grads = self.grads
         grads[f"weight_ih_l{k}{suffix}"] += g.dW_ih
         grads[f"weight_hh_l{k}{suffix}"] += g.dW_hh

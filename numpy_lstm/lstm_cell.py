@@ -30,9 +30,9 @@ class LSTMCell(Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        self.input_size = _checks.check_positive_int(input_size, "input_size")
-        self.hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
-        self.bias = bool(bias)
+        self._input_size = _checks.check_positive_int(input_size, "input_size")
+        self._hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
+        self._bias = _checks.check_bool(bias, "bias")
         self.dtype = _checks.check_dtype(dtype)
         self.rng = np.random.default_rng(seed)
         H, bound = self.hidden_size, 1.0 / np.sqrt(self.hidden_size)
@@ -42,11 +42,16 @@ class LSTMCell(Module):
         for name, shape in shapes.items():
             self._add_param(name, self.rng.uniform(-bound, bound, size=shape).astype(self.dtype))
         self._cache: CellCache | None = None
+        self._weights: tuple[np.ndarray, np.ndarray] | None = None  # weight_ih, weight_hh as forward saw them
         self._unbatched = False
         self._ran_forward = False
 
+    input_size = _checks.fixed_option("input_size", "Features of the input, ``I``.")
+    hidden_size = _checks.fixed_option("hidden_size", "Hidden units, ``H``.")
+    bias = _checks.fixed_option("bias", "Whether the cell has ``bias_ih``/``bias_hh``.")
+
     def _drop_caches(self) -> None:
-        self._cache, self._ran_forward = None, False
+        self._cache, self._weights, self._ran_forward = None, None, False
 
     def __repr__(self) -> str:
         bias = "" if self.bias else ", bias=False"
@@ -56,7 +61,12 @@ class LSTMCell(Module):
         return self.forward(x, hx)
 
     def forward(self, x: Any, hx: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """One step: returns ``(h, c)``, each ``(N, H)`` (or ``(H,)`` for unbatched input)."""
+        """One step: returns ``(h, c)``, each ``(N, H)`` (or ``(H,)`` for unbatched input).
+
+        What backward reads (the input, the states, the weights) is kept as private copies: the
+        caller may change them, or the results, before ``backward``.
+        """
+        source = x
         x = _checks.as_float_array(x, "LSTMCell input", self.dtype)
         I, H = self.input_size, self.hidden_size
         if x.ndim not in (1, 2) or x.shape[-1] != I:
@@ -77,17 +87,23 @@ class LSTMCell(Module):
             _checks.check_shape(c_prev, state_shape, "c", "(batch, hidden_size)")
             h_prev, c_prev = h_prev.reshape(N, H), c_prev.reshape(N, H)
         p = self.params
-        h, c, cache = cell_forward(
-            x2, h_prev, c_prev, p["weight_ih"], p["weight_hh"], p.get("bias_ih"), p.get("bias_hh")
-        )
+        W_ih, W_hh = p["weight_ih"], p["weight_hh"]  # (4H, I), (4H, H)
+        keep = is_grad_enabled()
+        if keep:
+            x2 = _checks.private_copy(x2, source)
+            if hx is not None:
+                h_prev, c_prev = _checks.private_copy(h_prev, hx[0]), _checks.private_copy(c_prev, hx[1])
+            W_ih, W_hh = W_ih.copy(), W_hh.copy()  # backward's dx and dh_prev use them
+        h, c, cache = cell_forward(x2, h_prev, c_prev, W_ih, W_hh, p.get("bias_ih"), p.get("bias_hh"))
         self._ran_forward = True
-        self._cache = cache if is_grad_enabled() else None
+        self._cache = cache if keep else None
+        self._weights = (W_ih, W_hh) if keep else None
         self._unbatched = unbatched
         return (h[0], c[0]) if unbatched else (h, c)
 
     def backward(self, dh: Any, dc: Any = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """``dx, (dh_prev, dc_prev) = cell.backward(dh, dc=None)``; adds into ``grads``."""
-        if self._cache is None:
+        if self._cache is None or self._weights is None:
             if self._ran_forward:
                 raise RuntimeError(
                     "LSTMCell.backward: the last forward ran under numpy_lstm.no_grad() and kept "
@@ -102,8 +118,7 @@ class LSTMCell(Module):
             dc = np.zeros(shape, self.dtype)
         dc = _checks.as_float_array(dc, "dc", self.dtype)
         _checks.check_shape(dc, shape, "dc", "(the shape of c)")
-        p = self.params
-        g = cell_backward(dh.reshape(N, H), dc.reshape(N, H), self._cache, p["weight_ih"], p["weight_hh"])
+        g = cell_backward(dh.reshape(N, H), dc.reshape(N, H), self._cache, *self._weights)
         self.grads["weight_ih"] += g.dW_ih
         self.grads["weight_hh"] += g.dW_hh
         if self.bias:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from numpy_lstm import _checks
 from numpy_lstm.module import Module
 
 
@@ -118,7 +119,7 @@ class SGD(Optimizer):
         self.momentum = _check_number(momentum, "momentum", 0.0)
         self.dampening = _check_number(dampening, "dampening", 0.0)
         self.weight_decay = _check_number(weight_decay, "weight_decay", 0.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = _checks.check_bool(nesterov, "nesterov")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
                 f"Nesterov momentum needs momentum > 0 and dampening = 0, got momentum={momentum}, "

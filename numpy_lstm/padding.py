@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from numpy_lstm import _checks
+
 
 def pad_sequences(
     sequences: Sequence[Any],
@@ -20,6 +22,7 @@ def pad_sequences(
     Like ``torch.nn.utils.rnn.pad_sequence``, plus the lengths.  Every sequence needs at least one
     step and the same trailing shape.
     """
+    batch_first = _checks.check_bool(batch_first, "batch_first")
     if len(sequences) == 0:
         raise ValueError("pad_sequences: expected at least one sequence, got none")
     arrays = [np.asarray(s) for s in sequences]

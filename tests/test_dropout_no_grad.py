@@ -46,7 +46,7 @@ def test_eval_mode_matches_torch_dropout_eval():
 
 
 def test_masks_come_from_the_seed_and_change_every_forward():
-    x = np.random.default_rng(0).standard_normal((6, 4, 3))
+    x = np.random.default_rng(0).standard_normal((6, 4, 3)).astype(np.float32)
     a = numpy_lstm.LSTM(3, 8, num_layers=2, dropout=0.5, seed=11)
     b = numpy_lstm.LSTM(3, 8, num_layers=2, dropout=0.5, seed=11)
     out_a1, _ = a(x)
@@ -64,8 +64,8 @@ def test_masks_come_from_the_seed_and_change_every_forward():
 def test_dropout_arguments_are_checked():
     with pytest.warns(UserWarning, match="num_layers greater than 1"):
         numpy_lstm.LSTM(2, 3, num_layers=1, dropout=0.3)
-    for bad in (-0.1, 1.0, 1.5):
-        with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+    for bad in (-0.1, 1.5, float("nan"), True, "0.5", None):
+        with pytest.raises(ValueError, match=r"dropout should be a number in range \[0, 1\]"):
             numpy_lstm.LSTM(2, 3, num_layers=2, dropout=bad)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -125,3 +125,45 @@ def test_dropout_masks_before_any_forward_say_so() -> None:
     m = numpy_lstm.LSTM(2, 3, num_layers=2, dropout=0.5, seed=0)
     with pytest.raises(RuntimeError, match="has not run yet"):
         m.dropout_masks  # noqa: B018  (a property that raises)
+
+
+def _torch_forward_backward(t, x, d_out):
+    xt = torch.tensor(x, requires_grad=True)
+    out, _ = t(xt)
+    out.backward(torch.tensor(d_out))
+    return out.detach().numpy(), xt.grad.numpy(), {k: p.grad.numpy() for k, p in t.named_parameters()}
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_dropout_one_drops_everything_between_layers_as_torch(bidirectional):
+    """p = 1: every value between layers is zero (no 0/0), in forward and backward, as torch."""
+    m = numpy_lstm.LSTM(3, 4, num_layers=3, dropout=1, bidirectional=bidirectional, dtype=np.float64, seed=0)
+    assert m.dropout == 1.0
+    t = to_torch(m).train()  # torch's masks are all zero too, so no replay is needed
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 2, 3))
+    out, _ = m(x)
+    d_out = rng.standard_normal(out.shape)
+    dx, _ = m.backward(d_out)
+    out_t, dx_t, grads_t = _torch_forward_backward(t, x, d_out)
+    assert np.all(np.isfinite(out)) and all(np.all(mk == 0) for mk in m.dropout_masks[:-1])
+    np.testing.assert_allclose(out, out_t, **F64, err_msg="output")
+    np.testing.assert_allclose(dx, dx_t, **F64, err_msg="dx")  # zero: nothing reaches the input
+    for k, g in grads_t.items():
+        np.testing.assert_allclose(m.grads[k], g, **F64, err_msg=f"grad {k}")
+    compare_with_torch(m, x).assert_close(**F64)  # the same, through the replayed masks
+
+
+def test_dropout_one_set_after_construction_and_in_eval_mode():
+    m = numpy_lstm.LSTM(3, 4, num_layers=2, dtype=np.float64, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    m.dropout = 1  # used to give 0/0 = NaN everywhere
+    out, _ = m(x)
+    out_t, _, _ = _torch_forward_backward(to_torch(m).train(), x, np.zeros(out.shape))
+    np.testing.assert_allclose(out, out_t, **F64)
+    m.eval()
+    out_eval, _ = m(x)
+    with torch.no_grad():
+        ref, _ = to_torch(m).eval()(torch.tensor(x))
+    np.testing.assert_allclose(out_eval, ref.numpy(), **F64)  # eval: no dropout at all
+    assert not np.allclose(out_eval, out)

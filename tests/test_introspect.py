@@ -137,5 +137,28 @@ def test_errors_name_the_expected_shape():
     lstm = numpy_lstm.LSTM(4, 5, dtype=np.float64)
     with pytest.raises(ValueError, match=r"Axis 1 has size 4 = input_size"):
         record_gates(lstm, np.zeros((1, 4, 20)))
-    with pytest.raises(ValueError, match=r"d_output \(seq-first\): expected shape \(6, 2, 5\).*got \(6, 2, 4\)"):
+    with pytest.raises(ValueError, match=r"d_output: expected shape \(6, 2, 5\).*got \(6, 2, 4\)"):
         state_gradients(lstm, np.zeros((6, 2, 4)), np.zeros((6, 2, 4)))
+
+
+def test_dropout_masks_of_a_training_forward_are_replayed():
+    """With the module's own masks, the recorded states and the state gradients are those of the
+    training-mode forward and backward that drew them."""
+    rng = np.random.default_rng(6)
+    lstm = numpy_lstm.LSTM(3, 4, num_layers=2, dropout=0.5, bidirectional=True, dtype=np.float64, seed=6)
+    x = rng.standard_normal((5, 2, 3))
+    out, (h_n, c_n) = lstm(x)
+    masks = lstm.dropout_masks
+    assert masks[0] is not None and not np.all(masks[0] == 1)
+    dout = rng.standard_normal(out.shape)
+    _, (dh0, dc0) = lstm.backward(dout)
+    rec = record_gates(lstm, x, masks=masks)
+    np.testing.assert_allclose(np.concatenate([rec["l1"]["h"], rec["l1_reverse"]["h"]], axis=-1), out,
+                               rtol=1e-12, atol=1e-14)
+    g = state_gradients(lstm, x, dout, masks=masks)
+    for idx, key in enumerate(rec):  # dc_prev = dc * f at each direction's first step
+        first = -1 if key.endswith("_reverse") else 0
+        np.testing.assert_allclose(g[key].dc[first] * rec[key]["f"][first], dc0[idx], rtol=1e-10, atol=1e-13,
+                                   err_msg=key)
+    no_dropout = record_gates(lstm, x)["l1"]["h"]
+    assert not np.allclose(no_dropout, rec["l1"]["h"])  # the masks did change the upper layer

@@ -16,8 +16,9 @@ def run(module, x, hx=None, lengths=None, seed=0, with_state_grads=True):
     module.zero_grad()
     out, (h, c) = module(x, hx, lengths)
     rng = np.random.default_rng(seed)
-    d_out = rng.standard_normal(out.shape)
-    dhx = (rng.standard_normal(h.shape), rng.standard_normal(c.shape)) if with_state_grads else None
+    d_out = rng.standard_normal(out.shape).astype(module.dtype)
+    dhx = (rng.standard_normal(h.shape).astype(module.dtype), rng.standard_normal(c.shape).astype(module.dtype))
+    dhx = dhx if with_state_grads else None
     dx, (dh0, dc0) = module.backward(d_out, dhx)
     res = {"output": out, "h_n": h, "c_n": c, "dx": dx, "dh_0": dh0, "dc_0": dc0}
     res.update({f"grad {k}": g.copy() for k, g in module.grads.items()})
@@ -169,7 +170,7 @@ def test_lengths_all_full_equal_no_lengths():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_is_kept_everywhere(dtype):
     m = numpy_lstm.LSTM(3, 4, num_layers=2, proj_size=2, dtype=dtype, seed=0)
-    res, *_ = run(m, np.ones((3, 2, 3)))  # float64 input is converted to the module's dtype
+    res, *_ = run(m, np.ones((3, 2, 3), dtype))
     assert all(v.dtype == dtype for v in res.values()), {k: v.dtype for k, v in res.items()}
     assert all(p.dtype == dtype for p in m.params.values())
 

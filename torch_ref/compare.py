@@ -143,10 +143,10 @@ def compare_with_torch(
     if is_cell:
         h, c = module(x, hx)
         ht, ct = twin(xt, hxt)
-        dh = rng.standard_normal(h.shape)
-        dc = rng.standard_normal(c.shape) if state_grads else np.zeros(c.shape)
+        dh = rng.standard_normal(h.shape).astype(module.dtype)
+        dc = (rng.standard_normal(c.shape) if state_grads else np.zeros(c.shape)).astype(module.dtype)
         dx, (dh0, dc0) = module.backward(dh, dc)
-        torch.autograd.backward([ht, ct], [_t(dh.astype(module.dtype)), _t(dc.astype(module.dtype))])
+        torch.autograd.backward([ht, ct], [_t(dh), _t(dc)])
         pairs = [("h", h, ht), ("c", c, ct)]
     else:
         out, (h, c) = module(x, hx, lengths)
@@ -158,11 +158,11 @@ def compare_with_torch(
             )
         else:
             outt, (ht, ct) = run_lstm(twin, xt, hxt, lengths_t)
-        dout = rng.standard_normal(out.shape)
-        dh = rng.standard_normal(h.shape) if state_grads else np.zeros(h.shape)
-        dc = rng.standard_normal(c.shape) if state_grads else np.zeros(c.shape)
+        dout = rng.standard_normal(out.shape).astype(module.dtype)
+        dh = (rng.standard_normal(h.shape) if state_grads else np.zeros(h.shape)).astype(module.dtype)
+        dc = (rng.standard_normal(c.shape) if state_grads else np.zeros(c.shape)).astype(module.dtype)
         dx, (dh0, dc0) = module.backward(dout, (dh, dc))
-        torch.autograd.backward([outt, ht, ct], [_t(g.astype(module.dtype)) for g in (dout, dh, dc)])
+        torch.autograd.backward([outt, ht, ct], [_t(g) for g in (dout, dh, dc)])
         pairs = [("output", out, outt), ("h_n", h, ht), ("c_n", c, ct)]
 
     for name, ours, theirs in pairs:
