@@ -221,8 +221,7 @@ def test_modules_list_every_command() -> None:
 def test_the_console_script(tmp_path: Path) -> None:
     """The installed ``numpy-lstm`` script runs ``main`` and passes its status to the shell."""
     script = shutil.which("numpy-lstm") or shutil.which("numpy-lstm", path=str(Path(sys.executable).parent))
-    if script is None:
-        pytest.skip("the numpy-lstm console script is not installed (pip install numpy-lstm)")
+    assert script is not None, "the numpy-lstm console script is not installed: pip install -e '.[test]'"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -236,3 +235,19 @@ def test_the_console_script(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.startswith("usage: numpy-lstm gates")
     assert done.stderr.endswith("numpy-lstm gates: error: unrecognized arguments: --epoch 3; did you mean --epochs?\n")
     assert not (tmp_path / "runs").exists()  # nothing was run
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``numpy-lstm train | head -1``: the reader leaves early; no BrokenPipeError traceback."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "numpy_lstm_app", "train", "--epochs", "30", "--hidden-size", "8", "--out", "o"]
+    with subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what `head -1` does after its line
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    assert first.startswith(b"data: ")
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert code == 141, (code, err)

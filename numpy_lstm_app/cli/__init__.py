@@ -26,6 +26,7 @@ import copy
 import difflib
 import importlib
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -80,6 +81,8 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["allow_abbrev"] = False
+        if kwargs.get("description"):  # a command's docstring paragraph, without its reST quoting
+            kwargs["description"] = kwargs["description"].replace("``", "")
         asked = kwargs.get("formatter_class")
         if not (isinstance(asked, type) and issubclass(asked, HelpFormatter)):
             kwargs["formatter_class"] = HelpFormatter  # also over ArgumentDefaultsHelpFormatter: no "None"
@@ -182,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`numpy-lstm train | head`): stop quietly, as `cat` does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 141  # 128 + SIGPIPE, what a shell reports for a program ended by a closed pipe
 
 
 if __name__ == "__main__":
