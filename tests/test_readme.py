@@ -116,6 +116,11 @@ def check_gradflow(out: str, cwd: Path) -> None:
     assert "wrote runs/gradflow/gradflow.png" in out
 
 
+def check_sample(out: str, cwd: Path) -> None:
+    _in_readme("after `a a a b` it prints `a a a b b b`\nand stops at `EOS`")
+    assert out == "a a a b b b\n", out
+
+
 def check_bench(out: str, cwd: Path) -> None:
     assert re.search(r"^ *tiny +float32 +train ", out, re.MULTILINE), out
     assert "ratio" in out
@@ -128,6 +133,7 @@ CHECKS: dict[str, Callable[[str, Path], None]] = {
     "python3 -m numpy_lstm_app train": check_train,
     'numpy-lstm gates --checkpoint runs/train/checkpoint.npz --text "a a a b b b" --out runs/gates': check_gates,
     "numpy-lstm gradflow --checkpoint runs/train/checkpoint.npz --out runs/gradflow": check_gradflow,
+    'numpy-lstm sample --checkpoint runs/train/checkpoint.npz --prime "a a a b" --length 10 --top-k 1': check_sample,
     "numpy-lstm bench --quick --config tiny --no-memory --out runs/bench": check_bench,
 }
 
