@@ -1,0 +1,165 @@
+r"""Both cores on independent rows: the batch split across threads for a whole layer call.
+
+The rows of a batch never interact in an LSTM: row ``n`` of step ``t`` depends on row ``n`` of earlier
+steps alone.  So instead of letting the BLAS split each small per-step GEMM over its threads (and
+running every elementwise NumPy call on one core), :mod:`.layer` can give each of ``k`` threads a
+block of rows and let it run the *whole* forward or backward loop over them, elementwise work
+included (NumPy releases the GIL inside its loops).  The BLAS is held at one thread for the whole
+call, so the two kinds of thread never compete for the cores (no oversubscription), and its
+previous setting is restored afterwards.  The large GEMMs after the backward loop are split across
+the same threads by rows of their output.
+
+Results are identical whatever the number of threads: a row's numbers are computed by the same
+operations in the same order in a block as in the whole batch (each output element of a GEMM is
+the same dot product however many rows the GEMM has); ``tests/test_rows.py`` checks this bit for bit.
+
+When it is used: when ``threadpoolctl`` is installed (it is the only way to hold OpenBLAS or MKL at
+one thread from Python; without it this feature is off), the BLAS runs with ``k >= 2`` threads
+(``k`` is then the number of row blocks: a BLAS limited to one thread means one row block), and each
+block has at least :data:`MIN_BLOCK_VALUES` gate values per step (below that the Python overhead of
+the per-step calls, which holds the GIL, is what the time is made of).  Turn it off with
+``NUMPY_LSTM_ROW_THREADS=1`` in the environment or ``set_row_threads(1)``; ``set_row_threads(k)``
+forces ``k`` blocks (still subject to the size threshold).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+ENV_VAR = "NUMPY_LSTM_ROW_THREADS"
+ROW_BLOCKS = 2  # row blocks of a batch large enough to split (the machines in view have 2 cores)
+MIN_BLOCK_VALUES = 16384  # gate values (rows * 4H) per block and step below which no split is made
+
+_setting: dict[str, int | None] = {"threads": None}  # None: follow the environment, then the BLAS
+_state: dict[str, Any] = {"controller": None, "pool": None, "pid": None, "checked": False}
+_lock = threading.Lock()
+
+
+def set_row_threads(n: int | None) -> None:
+    """``1`` turns the row split off; ``k >= 2`` asks for ``k`` row blocks; ``None`` goes back to the
+    default (the environment variable, else as many blocks as the BLAS has threads)."""
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_row_threads: expected a positive int or None, got {n!r}")
+    if n is not None and n > 1 and _controller() is None:
+        raise ImportError(
+            "set_row_threads: splitting rows across threads needs threadpoolctl (pip install threadpoolctl)"
+        )
+    _setting["threads"] = n
+
+
+@contextmanager
+def row_threads(n: int | None) -> Iterator[None]:
+    """``with row_threads(1): ...``: the setting of :func:`set_row_threads` for a block only."""
+    before = _setting["threads"]
+    set_row_threads(n)
+    try:
+        yield
+    finally:
+        _setting["threads"] = before
+
+
+def _controller() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries, made once; None without threadpoolctl."""
+    if not _state["checked"]:
+        with _lock:
+            if not _state["checked"]:
+                try:
+                    import threadpoolctl
+                except ImportError:
+                    ctl = None
+                else:
+                    ctl = threadpoolctl.ThreadpoolController().select(user_api="blas")
+                    ctl = ctl if ctl.lib_controllers else None
+                _state["controller"], _state["checked"] = ctl, True
+    return _state["controller"]
+
+
+def _wanted() -> int:
+    n = _setting["threads"]
+    if n is None:
+        env = os.environ.get(ENV_VAR, "").strip()
+        if env:
+            if not env.isdigit() or int(env) < 1:
+                raise ValueError(f"{ENV_VAR}: expected a positive integer, got {env!r}")
+            n = int(env)
+    ctl = _controller()
+    if ctl is None:
+        return 1
+    blas = min(lib.num_threads for lib in ctl.lib_controllers)  # read now: a caller may have limited it
+    return blas if n is None else n
+
+
+def row_blocks(N: int, width: int) -> list[tuple[int, int]]:
+    """Row blocks ``[(n0, n1), ...]`` of a batch of ``N`` rows with ``width`` gate values per row and
+    step: :data:`ROW_BLOCKS` blocks when each gets at least :data:`MIN_BLOCK_VALUES` values, else
+    one.  Fixed by the sizes alone: the thread setting only decides whether the blocks run one after
+    another or at once, so the numbers cannot depend on it."""
+    k = min(ROW_BLOCKS, N * width // MIN_BLOCK_VALUES, N)
+    if k < 2:
+        return [(0, N)]
+    bounds = [N * j // k for j in range(k + 1)]
+    return [(bounds[j], bounds[j + 1]) for j in range(k)]
+
+
+def threads() -> int:
+    """How many threads may share the blocks now: 1 when the split is off or threadpoolctl is
+    missing; else the setting, or the environment variable, or the BLAS's own thread count."""
+    n = _setting["threads"]
+    if n is None:
+        env = os.environ.get(ENV_VAR, "").strip()
+        if env:
+            if not env.isdigit() or int(env) < 1:
+                raise ValueError(f"{ENV_VAR}: expected a positive integer, got {env!r}")
+            n = int(env)
+    ctl = _controller()
+    if ctl is None:
+        return 1
+    if n is None:  # read now: a caller may have limited the BLAS
+        n = min(lib.num_threads for lib in ctl.lib_controllers)
+    return n
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The worker threads, made once per process (again after a fork, whose child has none)."""
+    pool = _state["pool"]
+    if pool is None or _state["pid"] != os.getpid() or pool._max_workers < workers:
+        with _lock:
+            pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="numpy_lstm_rows")
+            _state["pool"], _state["pid"] = pool, os.getpid()
+    return pool
+
+
+def run_blocks(tasks: list[Callable[[], None]]) -> None:
+    """Run ``tasks`` (one per row block) one after another when :func:`threads` is 1, else at once
+    (:func:`run_parallel`)."""
+    if len(tasks) == 1 or threads() < 2:
+        for task in tasks:
+            task()
+    else:
+        run_parallel(tasks)
+
+
+def run_parallel(tasks: list[Callable[[], None]]) -> None:
+    """Run ``tasks`` at once, one per thread (the first on the calling thread), with the BLAS held at
+    one thread meanwhile; re-raise the first error after all have finished."""
+    ctl = _controller()
+    with ctl.limit(limits=1):
+        pool = _pool(len(tasks) - 1)
+        futures: list[Future[None]] = [pool.submit(task) for task in tasks[1:]]
+        error: BaseException | None = None
+        try:
+            tasks[0]()
+        except BaseException as e:  # noqa: BLE001 - wait for the workers before raising
+            error = e
+        for f in futures:
+            try:
+                f.result()
+            except BaseException as e:  # noqa: BLE001
+                error = error or e
+        if error is not None:
+            raise error
