@@ -40,6 +40,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
         f"OPENBLAS_CORETYPE={meta['OPENBLAS_CORETYPE']}), torch {meta['torch']}, {args.threads} threads "
         f"each side, CPU {meta['cpu']}"
     )
+    meta["layer"] = grid.layer_choices(dtypes)
+    print(grid.format_choices(meta["layer"]))
     print(f"FLOP model: {meta['flop_model']}")
     written: list[Path] = []
     what = {"grid", "ablation", "scale"} if args.what == "all" else {args.what}
@@ -75,7 +77,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(report.table(rows, report.GRID_COLUMNS))
         checked = targets.check(rows)
         meta["targets"] = [{"target": n, "met": m, "detail": d} for n, m, d in checked]
-        print("\ntargets of issue 5 (NumPy / PyTorch default CPU path):")
+        print("\nthe project's targets (NumPy / PyTorch default CPU path):")
         print(targets.format_targets(checked))
         busy = [r["config"] + " " + r["dtype"] + " " + r["mode"] for r in rows if grid.contention_note(r)]
         if busy:

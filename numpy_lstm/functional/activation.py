@@ -74,6 +74,11 @@ def set_gate_form(form: str | None, dtype: np.dtype | type | None = None) -> Non
             _chosen[name] = form
 
 
+def chosen_form(dtype: np.dtype | type) -> str | None:
+    """The form already chosen for ``dtype`` (set or calibrated), or None: nothing is measured."""
+    return _chosen.get(np.dtype(dtype).name)
+
+
 def gate_form(dtype: np.dtype) -> str:
     """The form used for ``dtype``: set, from the environment, or the faster one measured here."""
     name = np.dtype(dtype).name

@@ -9,14 +9,20 @@ Shape legend: ``T`` steps, ``N`` batch, ``I`` input features, ``H`` hidden, ``P`
 
 What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
 ---------------------------------------------------------------------
-1. **One GEMM for the input projection of the whole sequence**:
-   ``(T*N, I) @ (I, 4H)`` before the loop.  Only ``h_prev @ W_hh.T`` depends on the previous step.
+1. **The input projection as one large GEMM**, not one per step: ``(n*N, I) @ (I, 4H)`` for a chunk
+   of ``n`` steps (about 8 MiB of gates; all ``T`` steps at small sizes), made just before the loop
+   reaches the chunk, so that it is still in cache.  Only ``h_prev @ W_hh.T`` depends on the
+   previous step.
 2. **A private gate order o, i, f, g** inside this module (PyTorch stores i, f, g, o).  The three
    sigmoid gates become one contiguous ``(N, 3H)`` block, and in backward the three gates whose
    gradient is a multiple of ``dc`` (i, f, g) become one contiguous ``(N, 3H)`` block too.
-3. **Sigmoid through tanh**: ``sigmoid(a) = (1 + tanh(a / 2)) / 2``.  The halving is folded into the
-   weights and bias rows of the sigmoid gates (a multiplication by 0.5 is exact in floating point),
-   so one ``tanh`` call activates all four gates, and ``* 0.5 + 0.5`` finishes the sigmoid block.
+3. **One transcendental call for all four gates** (:mod:`.activation`): either sigmoid through tanh,
+   ``sigmoid(a) = (1 + tanh(a / 2)) / 2``, or both through exp, ``sigmoid(a) = 1 / (1 + e^-a)`` and
+   ``tanh(a) = 2 / (1 + e^-2a) - 1``.  The factors (1/2; or -1 and -2) are folded into the weight
+   and bias rows of each gate (exact in floating point; :func:`.gate_order.gate_weights`), so one
+   ``tanh`` or one ``exp`` call activates the whole ``(N, 4H)`` block and two or three cheap calls
+   finish it.  Which form is faster depends on the CPU and the NumPy build: it is measured once per
+   dtype at first use and cached.
 4. **Preallocated buffers and ``out=``** in the time loop: no allocation per step.  The per-step
    views (``acts[t]``, its gate blocks, ``h[t]``...) are made before the loop by ``list(array)``,
    which iterates the first axis in C, and the GEMMs use ``np.dot`` (half the call overhead of
@@ -39,6 +45,11 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    forward stores every per-step array as ``(features, N)`` and writes its GEMMs ``W @ h``, a shape
    in which OpenBLAS's threads split the large ``4H`` instead of the small batch: 12-33% faster
    forward on the benchmark grid.  Used when there is no projection and no variable length.
+8. **Both cores on independent rows** (:mod:`.rows`): rows of a batch never interact, so a large
+   batch is cut into two row blocks and each thread runs the whole forward or backward loop over
+   its block, elementwise work included, with the BLAS held at one thread meanwhile; the gradient
+   GEMMs after the loop are shared out by rows of their outputs.  The blocks depend on the sizes
+   only, so the numbers are the same whether one thread runs them or two.
 
 Variable lengths
 ----------------
