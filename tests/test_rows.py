@@ -90,3 +90,23 @@ def test_an_error_in_a_worker_is_raised_after_all_finish() -> None:
     assert done == ["main"]
     with pytest.raises(ValueError, match="expected a positive int or None, got 0"):
         rows.set_row_threads(0)
+
+
+def test_layers_running_at_once_restore_the_blas_setting_of_before() -> None:
+    """Two caller threads in run_parallel at overlapping times: the BLAS comes back to 2 threads,
+    not to the 1 that the first of them set."""
+    import threading
+
+    gate = threading.Barrier(2)
+
+    def step() -> None:
+        rows.run_parallel([lambda: gate.wait(timeout=10), lambda: None])
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        callers = [threading.Thread(target=step) for _ in range(2)]
+        for th in callers:
+            th.start()
+        for th in callers:
+            th.join(timeout=20)
+        blas = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+        assert blas and all(n == 2 for n in blas)

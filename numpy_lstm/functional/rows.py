@@ -2,24 +2,23 @@ r"""Both cores on independent rows: the batch split across threads for a whole l
 
 The rows of a batch never interact in an LSTM: row ``n`` of step ``t`` depends on row ``n`` of earlier
 steps alone.  So instead of letting the BLAS split each small per-step GEMM over its threads (and
-running every elementwise NumPy call on one core), :mod:`.layer` can give each of ``k`` threads a
-block of rows and let it run the *whole* forward or backward loop over them, elementwise work
-included (NumPy releases the GIL inside its loops).  The BLAS is held at one thread for the whole
-call, so the two kinds of thread never compete for the cores (no oversubscription), and its
-previous setting is restored afterwards.  The large GEMMs after the backward loop are split across
-the same threads by rows of their output.
+running every elementwise NumPy call on one core), :mod:`.layer` cuts a large batch into
+:data:`ROW_BLOCKS` row blocks and lets each thread run the *whole* forward or backward loop over its
+block, elementwise work included (NumPy releases the GIL inside its loops).  The BLAS is held at one
+thread meanwhile, so the two kinds of thread never compete for the cores (no oversubscription), and
+its setting is restored afterwards.  The gradient GEMMs after the backward loop are shared out in
+fixed parts (rows of their outputs) over the same threads.
 
-Results are identical whatever the number of threads: a row's numbers are computed by the same
-operations in the same order in a block as in the whole batch (each output element of a GEMM is
-the same dot product however many rows the GEMM has); ``tests/test_rows.py`` checks this bit for bit.
+The blocks and parts depend on the sizes alone (:func:`row_blocks`); the thread setting decides only
+whether they run one after another or at once.  So the numbers are identical, bit for bit, whatever
+the number of threads (``tests/test_rows.py``).
 
-When it is used: when ``threadpoolctl`` is installed (it is the only way to hold OpenBLAS or MKL at
-one thread from Python; without it this feature is off), the BLAS runs with ``k >= 2`` threads
-(``k`` is then the number of row blocks: a BLAS limited to one thread means one row block), and each
-block has at least :data:`MIN_BLOCK_VALUES` gate values per step (below that the Python overhead of
-the per-step calls, which holds the GIL, is what the time is made of).  Turn it off with
-``NUMPY_LSTM_ROW_THREADS=1`` in the environment or ``set_row_threads(1)``; ``set_row_threads(k)``
-forces ``k`` blocks (still subject to the size threshold).
+When the threads are used: ``threadpoolctl`` is installed (it is the only way to hold OpenBLAS or MKL
+at one thread from Python; without it this feature is off), the BLAS has ``k >= 2`` threads (a BLAS
+limited to one thread means one thread here too), and each block has at least
+:data:`MIN_BLOCK_VALUES` gate values per step (below that the Python overhead of the per-step calls,
+which holds the GIL, is what the time is made of).  Turn it off with ``NUMPY_LSTM_ROW_THREADS=1`` in
+the environment, or ``set_row_threads(1)`` / ``with row_threads(1):``.
 """
 
 from __future__ import annotations
@@ -147,11 +146,11 @@ def run_blocks(tasks: list[Callable[[], None]]) -> None:
 def run_parallel(tasks: list[Callable[[], None]]) -> None:
     """Run ``tasks`` at once, one per thread (the first on the calling thread), with the BLAS held at
     one thread meanwhile; re-raise the first error after all have finished."""
-    ctl = _controller()
-    with ctl.limit(limits=1):
+    error: BaseException | None = None
+    _hold_blas()
+    try:
         pool = _pool(len(tasks) - 1)
         futures: list[Future[None]] = [pool.submit(task) for task in tasks[1:]]
-        error: BaseException | None = None
         try:
             tasks[0]()
         except BaseException as e:  # noqa: BLE001 - wait for the workers before raising
@@ -161,5 +160,24 @@ def run_parallel(tasks: list[Callable[[], None]]) -> None:
                 f.result()
             except BaseException as e:  # noqa: BLE001
                 error = error or e
-        if error is not None:
-            raise error
+    finally:
+        _release_blas()
+    if error is not None:
+        raise error
+
+
+def _hold_blas() -> None:
+    """Hold the BLAS at one thread.  Counted, so that layers running at once in several threads of
+    the caller restore the BLAS only when the last one finishes (and restore the setting of before)."""
+    with _lock:
+        if _state.get("holders", 0) == 0:
+            _state["limiter"] = _controller().limit(limits=1)
+        _state["holders"] = _state.get("holders", 0) + 1
+
+
+def _release_blas() -> None:
+    with _lock:
+        _state["holders"] -= 1
+        if _state["holders"] == 0:
+            _state["limiter"].restore_original_limits()
+            _state["limiter"] = None
