@@ -7,6 +7,7 @@
 - :mod:`.gate_order` the private gate order of the fast paths and the helper that prepares weights
 - :mod:`.activation` the tanh or exp form of the gate activations, chosen per machine
 - :mod:`.rows`       the batch split across threads (optional: needs threadpoolctl)
+- :mod:`.lengths`    variable lengths: last steps, zeroed padding, time reversed per sequence
 """
 
 from numpy_lstm.functional.cell import (

@@ -74,7 +74,10 @@ import numpy as np
 from numpy_lstm.functional.activation import gate_form
 from numpy_lstm.functional.gate_order import gate_weights, torch_gate_rows
 from numpy_lstm.functional.inference import inference_forward
+from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
 from numpy_lstm.functional.rows import row_blocks, run_blocks
+
+__all__ = ["LayerCache", "LayerGrads", "layer_backward", "layer_forward", "reverse_time", "zero_padding"]
 
 
 class LayerCache(NamedTuple):
@@ -108,38 +111,6 @@ class LayerGrads(NamedTuple):
 _PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
 _DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
 _GEMM_PARTS = 4  # the gradient GEMMs after the loop, in this many parts where rows may be split
-
-
-def _ends_by_step(lengths: np.ndarray, T: int, N: int) -> dict[int, np.ndarray]:
-    """``{t: rows whose last valid step is t}`` for variable lengths."""
-    ends: dict[int, np.ndarray] = {}
-    for t in np.unique(lengths - 1):
-        ends[int(t)] = np.flatnonzero(lengths - 1 == t)
-    return ends
-
-
-def zero_padding(a: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """A copy of ``a (T, N, F)`` with every step past its sequence's length set to 0.
-
-    ``np.where`` rather than a multiplication by a 0/1 mask: ``0 * nan`` is ``nan``, and padding may
-    hold anything.
-    """
-    valid = np.arange(a.shape[0])[:, None] < lengths[None, :]  # (T, N)
-    return np.where(valid[:, :, None], a, a.dtype.type(0))  # (T, N, F)
-
-
-def reverse_time(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-    """Reverse each sequence of ``x (T, N, F)`` within its own length (padding stays at the end).
-
-    This is what the reverse direction of a bidirectional layer reads.  It is a permutation of the
-    steps of each row and its own inverse, so the same call also maps results and gradients back.
-    """
-    if lengths is None:
-        return x[::-1]  # (T, N, F) view
-    T, N = x.shape[:2]
-    t = np.arange(T)[:, None]  # (T, 1)
-    src = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # (T, N)
-    return x[src, np.arange(N)[None, :]]  # (T, N, F)
 
 
 def layer_forward(
@@ -187,7 +158,7 @@ def layer_forward(
     W_hr_T = np.ascontiguousarray(W_hr.T) if W_hr is not None else None  # (H, P)
     h[0] = h0
     c[0] = c0
-    ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
+    ends = ends_by_step(lengths, T, N) if lengths is not None else {}
     h_n = np.empty((N, H_out), dtype=dtype)
     c_n = np.empty((N, H), dtype=dtype)
     exp_form = form == "exp"
@@ -341,7 +312,7 @@ def layer_backward(
     dtype = x.dtype
     if lengths is not None and lengths.min() < T:
         dy = zero_padding(dy, lengths)  # padded outputs are constants: no gradient
-    ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
+    ends = ends_by_step(lengths, T, N) if lengths is not None else {}
 
     dA = np.empty((T, N, 4 * H), dtype=dtype)  # dLoss/da per step, private order
     if lengths is None:  # every final state was produced at the last step
