@@ -54,7 +54,7 @@ def layer_choices(dtypes: list[np.dtype]) -> dict[str, Any]:
         form = activation.gate_form(np.dtype(dt))
         ns = activation.calibration(np.dtype(dt))
         forms[np.dtype(dt).name] = {"form": form, "ns_per_value": ns}
-    return {"gate_forms": forms, "row_threads": rows.threads(), "row_min_block_values": rows.MIN_BLOCK_VALUES}
+    return {"gate_forms": forms, "row_threads": rows.threads(), "row_min_block_kib": rows.MIN_BLOCK_BYTES >> 10}
 
 
 def format_choices(choices: dict[str, Any]) -> str:
@@ -66,7 +66,8 @@ def format_choices(choices: dict[str, Any]) -> str:
         parts.append(f"{name} {c['form']}{timed}")
     k = choices["row_threads"]
     split = f"row split on {k} threads" if k > 1 else "row split off"
-    return f"layer: gates {', '.join(parts)}; {split} (batches of >= 2 x {choices['row_min_block_values']} gate values)"
+    kib = choices["row_min_block_kib"]
+    return f"layer: gates {', '.join(parts)}; {split} (batches of >= 2 x {kib} KiB of gates per step)"
 
 
 def metadata(threads: int) -> dict[str, Any]:

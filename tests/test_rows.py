@@ -25,7 +25,7 @@ def _run(x, h0, c0, W, lengths, dy, dh_n, dc_n):
 def test_results_are_identical_whatever_the_thread_count(
     monkeypatch: pytest.MonkeyPatch, dtype: type, proj: bool, with_lengths: bool
 ) -> None:
-    monkeypatch.setattr(rows, "MIN_BLOCK_VALUES", 1)  # split even these small sizes
+    monkeypatch.setattr(rows, "MIN_BLOCK_BYTES", 1)  # split even these small sizes
     rng = np.random.default_rng(11)
     T, N, I, H = 7, 9, 6, 8
     P = 3 if proj else 0
@@ -36,13 +36,13 @@ def test_results_are_identical_whatever_the_thread_count(
     dy = rng.standard_normal((T, N, P or H)).astype(dtype)
     dh_n, dc_n = rng.standard_normal((N, P or H)).astype(dtype), rng.standard_normal((N, H)).astype(dtype)
     args = (x, h0, c0, W, lengths, dy, dh_n, dc_n)
+    itemsize = np.dtype(dtype).itemsize
     with rows.row_threads(1):
-        assert rows.threads() == 1
+        assert rows.row_blocks(N, 4 * H, itemsize) == [(0, N)]
         ref = _run(*args)
-    assert len(rows.row_blocks(N, 4 * H)) == 2
     for k in (2, 3):
         with rows.row_threads(k):
-            assert rows.threads() == k
+            assert len(rows.row_blocks(N, 4 * H, itemsize)) == 2
             out = _run(*args)
         assert out.keys() == ref.keys()
         for name, value in ref.items():
@@ -50,7 +50,7 @@ def test_results_are_identical_whatever_the_thread_count(
 
 
 def test_blas_threads_are_held_at_one_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rows, "MIN_BLOCK_VALUES", 1)
+    monkeypatch.setattr(rows, "MIN_BLOCK_BYTES", 1)
     seen: list[int] = []
     task = lambda: seen.append(threadpoolctl.threadpool_info()[-1]["num_threads"])  # noqa: E731
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
@@ -65,15 +65,18 @@ def test_blas_threads_are_held_at_one_and_restored(monkeypatch: pytest.MonkeyPat
 
 def test_blocks_follow_the_sizes_and_threads_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(rows.ENV_VAR, raising=False)
-    assert rows.row_blocks(1, 2048) == [(0, 1)], "one row cannot be split"
-    assert rows.row_blocks(4, 512) == [(0, 4)], "too little work per block"
-    assert rows.row_blocks(128, 2048) == [(0, 64), (64, 128)]
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
         assert rows.threads() == 1, "a BLAS held at one thread: no second thread either"
+        assert rows.row_blocks(128, 2048, 4) == [(0, 128)]
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         assert rows.threads() == 2
+        assert rows.row_blocks(1, 2048, 8) == [(0, 1)], "one row cannot be split"
+        assert rows.row_blocks(64, 1024, 4) == [(0, 64)], "medium float32: too little work per block"
+        assert rows.row_blocks(64, 1024, 8) == [(0, 32), (32, 64)], "medium float64"
+        assert rows.row_blocks(128, 2048, 4) == [(0, 64), (64, 128)], "large float32"
         monkeypatch.setenv(rows.ENV_VAR, "1")
         assert rows.threads() == 1, "NUMPY_LSTM_ROW_THREADS=1 turns it off"
+        assert rows.row_blocks(128, 2048, 4) == [(0, 128)]
         monkeypatch.setenv(rows.ENV_VAR, "two")
         with pytest.raises(ValueError, match="NUMPY_LSTM_ROW_THREADS: expected a positive integer, got 'two'"):
             rows.threads()

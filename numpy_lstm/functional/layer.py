@@ -48,8 +48,8 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
 8. **Both cores on independent rows** (:mod:`.rows`): rows of a batch never interact, so a large
    batch is cut into two row blocks and each thread runs the whole forward or backward loop over
    its block, elementwise work included, with the BLAS held at one thread meanwhile; the gradient
-   GEMMs after the loop are shared out by rows of their outputs.  The blocks depend on the sizes
-   only, so the numbers are the same whether one thread runs them or two.
+   GEMMs after the loop are shared out by rows of their outputs.  The numbers are the same, bit for
+   bit, with the threads or without (``tests/test_rows.py``).
 
 Variable lengths
 ----------------
@@ -75,7 +75,7 @@ from numpy_lstm.functional.activation import gate_form
 from numpy_lstm.functional.gate_order import gate_weights, torch_gate_rows
 from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
-from numpy_lstm.functional.rows import row_blocks, run_blocks
+from numpy_lstm.functional.rows import row_blocks, run_parallel, splittable
 
 __all__ = ["LayerCache", "LayerGrads", "layer_backward", "layer_forward", "reverse_time", "zero_padding"]
 
@@ -229,11 +229,11 @@ def layer_forward(
                 c_n[rows_end] = c[(t + 1) % n_c][rows_end]
 
     with np.errstate(over="ignore") if exp_form else nullcontext():  # exp(large) = inf: r = 0 exactly
-        blocks = row_blocks(N, 4 * H)
+        blocks = row_blocks(N, 4 * H, dtype.itemsize)
         if len(blocks) == 1:
             rows_loop(0, N)
         else:
-            run_blocks([partial(_errstate_ignore_over, rows_loop, n0, n1) for n0, n1 in blocks])
+            run_parallel([partial(_errstate_ignore_over, rows_loop, n0, n1) for n0, n1 in blocks])
     if lengths is None:
         h_n[...] = h[T]
         c_n[...] = c[T % n_c]
@@ -381,14 +381,15 @@ def layer_backward(
         if dbp is not None:
             np.sum(dA2[:, g0:g1], axis=0, out=dbp[g0:g1])  # db = dA summed over steps and rows
 
-    blocks = row_blocks(N, 4 * H)
+    blocks = row_blocks(N, 4 * H, dtype.itemsize)
+    parts = _GEMM_PARTS if splittable(N, 4 * H, dtype.itemsize) else 1  # the same with threads or not
     if len(blocks) == 1:
         rows_loop(0, N)
-        gemms(0, 1)
+        _each(gemms, range(parts), parts)
     else:
         k = len(blocks)
-        run_blocks([partial(rows_loop, n0, n1) for n0, n1 in blocks])
-        run_blocks([partial(_each, gemms, range(w, _GEMM_PARTS, k), _GEMM_PARTS) for w in range(k)])
+        run_parallel([partial(rows_loop, n0, n1) for n0, n1 in blocks])
+        run_parallel([partial(_each, gemms, range(w, parts, k), parts) for w in range(k)])
 
     rows = torch_gate_rows(H)  # private -> PyTorch order
     dW_hr = None

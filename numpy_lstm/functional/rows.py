@@ -9,16 +9,19 @@ thread meanwhile, so the two kinds of thread never compete for the cores (no ove
 its setting is restored afterwards.  The gradient GEMMs after the backward loop are shared out in
 fixed parts (rows of their outputs) over the same threads.
 
-The blocks and parts depend on the sizes alone (:func:`row_blocks`); the thread setting decides only
-whether they run one after another or at once.  So the numbers are identical, bit for bit, whatever
-the number of threads (``tests/test_rows.py``).
+Results are identical whatever the number of threads: a row's numbers come from the same
+operations in the same order in a block as in the whole batch, and the gradient GEMMs are cut into
+the same parts (by the sizes alone) with or without threads.  One assumption remains: that the BLAS
+computes each row of a GEMM's output the same way whatever the number of rows (OpenBLAS's kernels
+do; ``tests/test_rows.py`` checks the results bit for bit).
 
 When the threads are used: ``threadpoolctl`` is installed (it is the only way to hold OpenBLAS or MKL
 at one thread from Python; without it this feature is off), the BLAS has ``k >= 2`` threads (a BLAS
 limited to one thread means one thread here too), and each block has at least
-:data:`MIN_BLOCK_VALUES` gate values per step (below that the Python overhead of the per-step calls,
-which holds the GIL, is what the time is made of).  Turn it off with ``NUMPY_LSTM_ROW_THREADS=1`` in
-the environment, or ``set_row_threads(1)`` / ``with row_threads(1):``.
+:data:`MIN_BLOCK_BYTES` of gates per step (256 KiB: medium float64 and large split, medium float32
+and the smaller sizes do not; below that the per-step GEMMs of half a batch on one core lost more
+than the threads gained, in interleaved timings on a 2-vCPU AVX-512 Xeon).  Turn it off with
+``NUMPY_LSTM_ROW_THREADS=1`` in the environment, or ``set_row_threads(1)`` / ``with row_threads(1):``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 ENV_VAR = "NUMPY_LSTM_ROW_THREADS"
 ROW_BLOCKS = 2  # row blocks of a batch large enough to split (the machines in view have 2 cores)
-MIN_BLOCK_VALUES = 16384  # gate values (rows * 4H) per block and step below which no split is made
+MIN_BLOCK_BYTES = 256 << 10  # bytes of gates (rows * 4H * itemsize) per block and step, at least
 
 _setting: dict[str, int | None] = {"threads": None}  # None: follow the environment, then the BLAS
 _state: dict[str, Any] = {"controller": None, "pool": None, "pid": None, "checked": False}
@@ -93,16 +96,19 @@ def _wanted() -> int:
     return blas if n is None else n
 
 
-def row_blocks(N: int, width: int) -> list[tuple[int, int]]:
-    """Row blocks ``[(n0, n1), ...]`` of a batch of ``N`` rows with ``width`` gate values per row and
-    step: :data:`ROW_BLOCKS` blocks when each gets at least :data:`MIN_BLOCK_VALUES` values, else
-    one.  Fixed by the sizes alone: the thread setting only decides whether the blocks run one after
-    another or at once, so the numbers cannot depend on it."""
-    k = min(ROW_BLOCKS, N * width // MIN_BLOCK_VALUES, N)
-    if k < 2:
+def splittable(N: int, width: int, itemsize: int) -> bool:
+    """Whether a batch of ``N`` rows with ``width`` gate values per row and step is large enough to
+    be cut into :data:`ROW_BLOCKS` blocks of at least :data:`MIN_BLOCK_BYTES` of gates per step."""
+    return N >= ROW_BLOCKS and N * width * itemsize >= ROW_BLOCKS * MIN_BLOCK_BYTES
+
+
+def row_blocks(N: int, width: int, itemsize: int) -> list[tuple[int, int]]:
+    """Row blocks ``[(n0, n1), ...]`` for the threads: :data:`ROW_BLOCKS` of them when the batch is
+    :func:`splittable` and :func:`threads` allows at least two, else one (the whole batch)."""
+    if not splittable(N, width, itemsize) or threads() < 2:
         return [(0, N)]
-    bounds = [N * j // k for j in range(k + 1)]
-    return [(bounds[j], bounds[j + 1]) for j in range(k)]
+    k = ROW_BLOCKS
+    return [(N * j // k, N * (j + 1) // k) for j in range(k)]
 
 
 def threads() -> int:
@@ -131,16 +137,6 @@ def _pool(workers: int) -> ThreadPoolExecutor:
             pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="numpy_lstm_rows")
             _state["pool"], _state["pid"] = pool, os.getpid()
     return pool
-
-
-def run_blocks(tasks: list[Callable[[], None]]) -> None:
-    """Run ``tasks`` (one per row block) one after another when :func:`threads` is 1, else at once
-    (:func:`run_parallel`)."""
-    if len(tasks) == 1 or threads() < 2:
-        for task in tasks:
-            task()
-    else:
-        run_parallel(tasks)
 
 
 def run_parallel(tasks: list[Callable[[], None]]) -> None:
