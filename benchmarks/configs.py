@@ -28,7 +28,7 @@ class BenchConfig:
         return f"T={self.T} N={self.N} I={self.I} H={self.H}{extra}"
 
 
-# The grid of the README's table.  seed is the motivating next-token example (one sequence, hidden 50).
+# The benchmark grid.  seed is the motivating next-token example (one sequence, hidden 50).
 GRID: dict[str, BenchConfig] = {
     c.name: c
     for c in [

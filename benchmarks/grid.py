@@ -15,6 +15,7 @@ import numpy_lstm
 from benchmarks import cases, flops, memory, timing
 from benchmarks.configs import BenchConfig
 from benchmarks.report import Row
+from numpy_lstm.functional import activation, rows
 
 
 def cpu_name() -> str:
@@ -44,6 +45,30 @@ def add_peak(rows: list[Row], peaks: dict[str, dict[str, float]], sides: tuple[s
         for side in sides:
             if f"{side}_gflops" in r:
                 r[f"{side}_pct_peak"] = r[f"{side}_gflops"] / peak
+
+
+def layer_choices(dtypes: list[np.dtype]) -> dict[str, Any]:
+    """What the fast layer chose on this computer: the gate form per dtype (with the calibration's
+    ns per gate value) and how many threads share the row blocks (:mod:`numpy_lstm.functional.rows`)."""
+    forms = {}
+    for dt in dtypes:
+        form = activation.gate_form(np.dtype(dt))
+        ns = activation.calibration(np.dtype(dt))
+        forms[np.dtype(dt).name] = {"form": form, "ns_per_value": ns}
+    return {"gate_forms": forms, "row_threads": rows.threads(), "row_min_block_kib": rows.MIN_BLOCK_BYTES >> 10}
+
+
+def format_choices(choices: dict[str, Any]) -> str:
+    """One line: ``gates float32 tanh (tanh 0.25 / exp 0.41 ns), ...; row split on 2 threads``."""
+    parts = []
+    for name, c in choices["gate_forms"].items():
+        ns = c["ns_per_value"]
+        timed = f" (tanh {ns['tanh']:.2f} / exp {ns['exp']:.2f} ns per value)" if ns else " (set, not measured)"
+        parts.append(f"{name} {c['form']}{timed}")
+    k = choices["row_threads"]
+    split = f"row split on {k} threads" if k > 1 else "row split off"
+    kib = choices["row_min_block_kib"]
+    return f"layer: gates {', '.join(parts)}; {split} (batches of >= 2 x {kib} KiB of gates per step)"
 
 
 def metadata(threads: int) -> dict[str, Any]:

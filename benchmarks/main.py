@@ -46,6 +46,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
         f"OPENBLAS_CORETYPE={meta['OPENBLAS_CORETYPE']}), torch {meta['torch']}, {args.threads} threads "
         f"each side, CPU {meta['cpu']}"
     )
+    meta["layer"] = grid.layer_choices(dtypes)
+    print(grid.format_choices(meta["layer"]))
     print(f"FLOP model: {meta['flop_model']}")
     note = grid.early_contention_note(timing.other_load_now(), meta["cpus_available"])
     if note:
@@ -88,7 +90,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(report.table(rows, report.GRID_COLUMNS))
         checked = targets.check(rows)
         meta["targets"] = [{"target": n, "met": m, "detail": d} for n, m, d in checked]
-        print("\ntargets (NumPy / PyTorch default CPU path):")
+        print("\nthe project's targets (NumPy / PyTorch default CPU path):")
         print(targets.format_targets(checked))
         busy = [r["config"] + " " + r["dtype"] + " " + r["mode"] for r in rows if grid.contention_note(r)]
         if busy:

@@ -9,10 +9,15 @@ forward + backward, and each adds one idea to the previous one:
 1. ``input_gemm``         + the input projection of the whole sequence as one GEMM before the loop.
 2. ``grads_after_loop``   + backward keeps ``da`` of every step; ``dW_ih``, ``dW_hh``, ``db``, ``dx``
                           are one GEMM each after the loop (only ``da @ W_hh`` stays per step).
-3. ``fused_gates``        + private gate order i, f, o, g and sigmoid through tanh with halved weights:
-                          one ``tanh`` call on the whole ``(N, 4H)`` block per step.
-4. ``shipped``            + preallocated buffers and ``out=``: :func:`.layer.layer_forward` /
-                          :func:`.layer.layer_backward` as shipped.
+3. ``fused_gates``        + the private gate order o, i, f, g (:mod:`.gate_order`) and sigmoid through
+                          tanh with halved weights: one ``tanh`` call on the whole ``(N, 4H)`` block.
+4. ``buffers``            + preallocated buffers, ``out=``, local derivatives for many steps at once:
+                          the shipped layer with the tanh form and the row split off.
+5. ``exp_gates``          + gates through ``exp`` (:mod:`.activation`), row split still off.
+6. ``row_threads``        + the batch rows split across threads (:mod:`.rows`; one block, so no
+                          change, where the batch is too small or the BLAS has one thread).
+7. ``shipped``            the layer as shipped: the gate form calibrated on this computer, the rows
+                          split where the sizes and the BLAS threads allow.
 
 Every variant returns the same numbers; ``tests/test_ablation.py`` checks them against the shipped
 layer, and the benchmark checks again before timing.  Shape legend as in :mod:`.cell`.
@@ -24,7 +29,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from numpy_lstm.functional import activation, rows
 from numpy_lstm.functional.cell import sigmoid, split_gates
+from numpy_lstm.functional.gate_order import private_gate_rows, torch_gate_rows
 from numpy_lstm.functional.layer import layer_backward, layer_forward
 from numpy_lstm.functional.textbook import textbook_backward, textbook_forward
 
@@ -113,8 +120,7 @@ def _fused_gates(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: 
     W_ih, W_hh, b_ih, b_hh = w
     T, N, I = x.shape
     H = W_hh.shape[1]
-    r = np.arange(H)
-    rows = np.concatenate([r, H + r, 3 * H + r, 2 * H + r])  # i, f, g, o -> i, f, o, g (an involution)
+    rows = private_gate_rows(H)  # i, f, g, o -> the private order o, i, f, g
     half = np.where(np.arange(4 * H) < 3 * H, 0.5, 1.0).astype(x.dtype)  # (4H,) sigmoid rows halved
     Wi, Wh = W_ih[rows], W_hh[rows]
     xw = (x.reshape(T * N, I) @ (Wi.T * half)).reshape(T, N, 4 * H) + (b_ih + b_hh)[rows] * half
@@ -123,7 +129,7 @@ def _fused_gates(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: 
     for t in range(T):
         a = np.tanh(xw[t] + h @ (Wh.T * half))  # (N, 4H)  one tanh for all gates
         a[:, : 3 * H] = 0.5 * a[:, : 3 * H] + 0.5  # sigmoid = (1 + tanh(a/2)) / 2
-        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        o, i, f, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
         c = f * c + i * g
         tc = np.tanh(c)
         h = o * tc
@@ -137,20 +143,39 @@ def _fused_gates(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: 
         a, tc = acts[t], tcs[t]
         s, g = a[:, : 3 * H], a[:, 3 * H :]
         m = dy[t] + dh
-        dc = dc + m * a[:, 2 * H : 3 * H] * (1.0 - tc**2)
-        d_ifo = np.concatenate([dc * g, dc * cs[t], m * tc], axis=-1)  # (N, 3H) di | df | do
-        dA[t, :, : 3 * H] = d_ifo * s * (1.0 - s)  # one block for the three sigmoid gates
-        dA[t, :, 3 * H :] = dc * a[:, :H] * (1.0 - g**2)
-        dc = dc * a[:, H : 2 * H]
+        dc = dc + m * a[:, :H] * (1.0 - tc**2)
+        d_oif = np.concatenate([m * tc, dc * g, dc * cs[t]], axis=-1)  # (N, 3H) do | di | df
+        dA[t, :, : 3 * H] = d_oif * s * (1.0 - s)  # one block for the three sigmoid gates
+        dA[t, :, 3 * H :] = dc * a[:, H : 2 * H] * (1.0 - g**2)
+        dc = dc * a[:, 2 * H : 3 * H]
         dh = dA[t] @ Wh  # (N, H)
     dA2 = dA.reshape(T * N, 4 * H)
+    back = torch_gate_rows(H)  # private -> PyTorch order
     return {
         "y": np.stack(hs[1:]),
         "dx": (dA2 @ Wi).reshape(T, N, I),
-        "dW_ih": (dA2.T @ x.reshape(T * N, I))[rows],
-        "dW_hh": (dA2.T @ np.stack(hs[:-1]).reshape(T * N, H))[rows],
-        "db": dA2.sum(axis=0)[rows],
+        "dW_ih": (dA2.T @ x.reshape(T * N, I))[back],
+        "dW_hh": (dA2.T @ np.stack(hs[:-1]).reshape(T * N, H))[back],
+        "db": dA2.sum(axis=0)[back],
     }
+
+
+def _layer(form: str | None, threads: int | None) -> Callable[..., Grads]:
+    """The shipped layer with the gate form and row threads fixed (None: as shipped, chosen here)."""
+
+    def train_step(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: np.ndarray) -> Grads:
+        if form is None:
+            with rows.row_threads(threads):
+                return _shipped(x, h0, c0, w, dy)
+        before = activation.chosen_form(x.dtype)
+        activation.set_gate_form(form, x.dtype)
+        try:
+            with rows.row_threads(threads):
+                return _shipped(x, h0, c0, w, dy)
+        finally:
+            activation.set_gate_form(before, x.dtype)  # back to the shipped choice (None: not made yet)
+
+    return train_step
 
 
 def _shipped(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: np.ndarray) -> Grads:
@@ -165,7 +190,10 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, Weights, np.nd
     "input_gemm": _input_gemm,
     "grads_after_loop": _grads_after_loop,
     "fused_gates": _fused_gates,
-    "shipped": _shipped,
+    "buffers": _layer("tanh", 1),
+    "exp_gates": _layer("exp", 1),
+    "row_threads": _layer("exp", None),
+    "shipped": _layer(None, None),
 }
 """Name -> ``train_step(x, h0, c0, (W_ih, W_hh, b_ih, b_hh), dy)`` returning ``y``, ``dx``,
 ``dW_ih``, ``dW_hh`` and ``db`` (in PyTorch's gate order).  Cumulative, in this order."""

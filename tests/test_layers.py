@@ -26,7 +26,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "numpy_lstm_app": set(),
 }
 # package -> top-level names it may import only inside a function (lazily)
-LAZY_ONLY: dict[str, set[str]] = {"numpy_lstm": {"matplotlib"}}
+LAZY_ONLY: dict[str, set[str]] = {"numpy_lstm": {"matplotlib", "threadpoolctl"}}
 
 
 def _module_name(path: Path) -> str:

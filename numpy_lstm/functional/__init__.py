@@ -1,8 +1,13 @@
 """Pure LSTM math: no state, no classes beyond the NamedTuple caches.
 
-- :mod:`.cell`     one time step, readable, with the backward derivation in its docstring
-- :mod:`.layer`    one direction of one layer over a sequence, fused for speed
-- :mod:`.textbook` the per-step loop of cells that tutorials show (reference and benchmark baseline)
+- :mod:`.cell`       one time step, readable, with the backward derivation in its docstring
+- :mod:`.textbook`   the per-step loop of cells that tutorials show (reference and benchmark baseline)
+- :mod:`.layer`      one direction of one layer over a sequence, fused for speed (training)
+- :mod:`.inference`  the same forward without a cache, in a feature-major layout
+- :mod:`.gate_order` the private gate order of the fast paths and the helper that prepares weights
+- :mod:`.activation` the tanh or exp form of the gate activations, chosen per machine
+- :mod:`.rows`       the batch split across threads (optional: needs threadpoolctl)
+- :mod:`.lengths`    variable lengths: last steps, zeroed padding, time reversed per sequence
 """
 
 from numpy_lstm.functional.cell import (

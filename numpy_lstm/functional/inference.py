@@ -23,9 +23,12 @@ lengths here: :func:`~numpy_lstm.functional.layer.layer_forward` handles those i
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 
-from numpy_lstm.functional.gate_order import private_gate_rows
+from numpy_lstm.functional.activation import gate_form
+from numpy_lstm.functional.gate_order import gate_weights
 
 _CHUNK_BYTES = 8 << 20  # input projection for about this many bytes of gates at a time
 
@@ -44,14 +47,10 @@ def inference_forward(
     T, N, I = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    rows = private_gate_rows(H)  # (4H,)
-    half = np.ones((4 * H, 1), dtype=dtype)  # (4H, 1)
-    half[: 3 * H] = 0.5  # sigmoid through tanh: the sigmoid gates see a/2 (see layer.py, trick 3)
-    W_in = W_ih[rows] * half  # (4H, I)
-    W_rec = W_hh[rows] * half  # (4H, H)
-    bias = None
-    if b_ih is not None:
-        bias = ((b_ih + b_hh)[rows][:, None] * half).astype(dtype)  # (4H, 1)
+    form = gate_form(dtype)  # tanh or exp form of the activations (see .activation)
+    gw = gate_weights(W_ih, W_hh, b_ih, b_hh, form)  # private order, scaled rows
+    W_in, W_rec = gw.W_in, gw.W_rec  # (4H, I), (4H, H)
+    bias = gw.bias[:, None] if gw.bias is not None else None  # (4H, 1)
 
     chunk = max(1, min(T, _CHUNK_BYTES // (4 * H * N * dtype.itemsize)))
     acts = np.empty((chunk, 4 * H, N), dtype=dtype)  # pre-activations of one chunk of steps
@@ -67,28 +66,38 @@ def inference_forward(
     S = list(acts[:, : 3 * H])  # chunk x (3H, N)  o | i | f
     O, Ig, F, G = (list(acts[:, k * H : (k + 1) * H]) for k in range(4))  # chunk x (H, N)
     Hs = list(h)  # T+1 x (H, N)
-    half_s = dtype.type(0.5)
-    dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
+    exp_form = form == "exp"
+    one, half = np.ones((), dtype), np.full((), 0.5, dtype)  # 0-d: cheaper per call than scalars
+    dot, tanh, exp, mul, add, sub, div = np.dot, np.tanh, np.exp, np.multiply, np.add, np.subtract, np.divide
 
-    t0 = t1 = 0
-    for t in range(T):
-        if t == t1:  # input projection of the next chunk of steps: one GEMM per step, (4H, I) @ (I, N)
-            t0, t1 = t, min(T, t + chunk)
-            np.matmul(W_in, XT[t0:t1], out=acts[: t1 - t0])  # (n, 4H, N)
-            if bias is not None:
-                acts[: t1 - t0] += bias
-        j = t - t0
-        a, s = A[j], S[j]  # (4H, N), (3H, N)
-        dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (sigmoid rows halved)
-        add(a, rec, out=a)
-        tanh(a, out=a)  #           tanh(a/2) on o, i, f; g = tanh(a) on g
-        mul(s, half_s, out=s)
-        add(s, half_s, out=s)  #    sigmoid = (1 + tanh(a/2)) / 2
-        mul(F[j], c, out=c)  #      c = f * c_prev
-        mul(Ig[j], G[j], out=ig)
-        add(c, ig, out=c)  #        c += i * g
-        tanh(c, out=tc)
-        mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
+    with np.errstate(over="ignore") if exp_form else nullcontext():  # exp(large) = inf: r = 0 exactly
+        t0 = t1 = 0
+        for t in range(T):
+            if t == t1:  # input projection of the next chunk of steps: one GEMM per step, (4H, I) @ (I, N)
+                t0, t1 = t, min(T, t + chunk)
+                np.matmul(W_in, XT[t0:t1], out=acts[: t1 - t0])  # (n, 4H, N)
+                if bias is not None:
+                    acts[: t1 - t0] += bias
+            j = t - t0
+            a, s = A[j], S[j]  # (4H, N), (3H, N)
+            dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (rows scaled)
+            add(a, rec, out=a)  #     a' = scale * (W_ih x + b + W_hh h_prev)
+            if exp_form:  #             sigmoid = 1 / (1 + e^-a), tanh = 2 / (1 + e^-2a) - 1
+                exp(a, out=a)
+                add(a, one, out=a)
+                div(one, a, out=a)
+                g = G[j]
+                add(g, g, out=g)
+                sub(g, one, out=g)
+            else:  #                    sigmoid = (1 + tanh(a/2)) / 2, g = tanh(a)
+                tanh(a, out=a)
+                mul(s, half, out=s)
+                add(s, half, out=s)
+            mul(F[j], c, out=c)  #      c = f * c_prev
+            mul(Ig[j], G[j], out=ig)
+            add(c, ig, out=c)  #        c += i * g
+            tanh(c, out=tc)
+            mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
 
     y = h[1:].transpose(0, 2, 1)  # (T, N, H) view
     return y, h[T].T.copy(), c.T.copy()

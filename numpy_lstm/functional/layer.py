@@ -9,14 +9,20 @@ Shape legend: ``T`` steps, ``N`` batch, ``I`` input features, ``H`` hidden, ``P`
 
 What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
 ---------------------------------------------------------------------
-1. **One GEMM for the input projection of the whole sequence**:
-   ``(T*N, I) @ (I, 4H)`` before the loop.  Only ``h_prev @ W_hh.T`` depends on the previous step.
+1. **The input projection as one large GEMM**, not one per step: ``(n*N, I) @ (I, 4H)`` for a chunk
+   of ``n`` steps (about 8 MiB of gates; all ``T`` steps at small sizes), made just before the loop
+   reaches the chunk, so that it is still in cache.  Only ``h_prev @ W_hh.T`` depends on the
+   previous step.
 2. **A private gate order o, i, f, g** inside this module (PyTorch stores i, f, g, o).  The three
    sigmoid gates become one contiguous ``(N, 3H)`` block, and in backward the three gates whose
    gradient is a multiple of ``dc`` (i, f, g) become one contiguous ``(N, 3H)`` block too.
-3. **Sigmoid through tanh**: ``sigmoid(a) = (1 + tanh(a / 2)) / 2``.  The halving is folded into the
-   weights and bias rows of the sigmoid gates (a multiplication by 0.5 is exact in floating point),
-   so one ``tanh`` call activates all four gates, and ``* 0.5 + 0.5`` finishes the sigmoid block.
+3. **One transcendental call for all four gates** (:mod:`.activation`): either sigmoid through tanh,
+   ``sigmoid(a) = (1 + tanh(a / 2)) / 2``, or both through exp, ``sigmoid(a) = 1 / (1 + e^-a)`` and
+   ``tanh(a) = 2 / (1 + e^-2a) - 1``.  The factors (1/2; or -1 and -2) are folded into the weight
+   and bias rows of each gate (exact in floating point; :func:`.gate_order.gate_weights`), so one
+   ``tanh`` or one ``exp`` call activates the whole ``(N, 4H)`` block and two or three cheap calls
+   finish it.  Which form is faster depends on the CPU and the NumPy build: it is measured once per
+   dtype at first use and cached.
 4. **Preallocated buffers and ``out=``** in the time loop: no allocation per step.  The per-step
    views (``acts[t]``, its gate blocks, ``h[t]``...) are made before the loop by ``list(array)``,
    which iterates the first axis in C, and the GEMMs use ``np.dot`` (half the call overhead of
@@ -39,6 +45,11 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    forward stores every per-step array as ``(features, N)`` and writes its GEMMs ``W @ h``, a shape
    in which OpenBLAS's threads split the large ``4H`` instead of the small batch: 12-33% faster
    forward on the benchmark grid.  Used when there is no projection and no variable length.
+8. **Both cores on independent rows** (:mod:`.rows`): rows of a batch never interact, so a large
+   batch is cut into two row blocks and each thread runs the whole forward or backward loop over
+   its block, elementwise work included, with the BLAS held at one thread meanwhile; the gradient
+   GEMMs after the loop are shared out by rows of their outputs.  The numbers are the same, bit for
+   bit, with the threads or without (``tests/test_rows.py``).
 
 Variable lengths
 ----------------
@@ -53,12 +64,20 @@ zero, so padded steps contribute nothing to the weight gradients and their ``dx`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import nullcontext
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 
-from numpy_lstm.functional.gate_order import private_gate_rows, torch_gate_rows
+from numpy_lstm.functional.activation import gate_form
+from numpy_lstm.functional.gate_order import gate_weights, torch_gate_rows
 from numpy_lstm.functional.inference import inference_forward
+from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
+from numpy_lstm.functional.rows import row_blocks, run_parallel, splittable
+
+__all__ = ["LayerCache", "LayerGrads", "layer_backward", "layer_forward", "reverse_time", "zero_padding"]
 
 
 class LayerCache(NamedTuple):
@@ -91,40 +110,7 @@ class LayerGrads(NamedTuple):
 
 _PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
 _DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
-
-
-def _ends_by_step(lengths: np.ndarray | None, T: int, N: int) -> dict[int, np.ndarray]:
-    """``{t: rows whose last valid step is t}``; with no lengths every row ends at ``T - 1``."""
-    if lengths is None:
-        return {T - 1: np.arange(N)}
-    ends: dict[int, np.ndarray] = {}
-    for t in np.unique(lengths - 1):
-        ends[int(t)] = np.flatnonzero(lengths - 1 == t)
-    return ends
-
-
-def zero_padding(a: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """A copy of ``a (T, N, F)`` with every step past its sequence's length set to 0.
-
-    ``np.where`` rather than a multiplication by a 0/1 mask: ``0 * nan`` is ``nan``, and padding may
-    hold anything.
-    """
-    valid = np.arange(a.shape[0])[:, None] < lengths[None, :]  # (T, N)
-    return np.where(valid[:, :, None], a, a.dtype.type(0))  # (T, N, F)
-
-
-def reverse_time(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-    """Reverse each sequence of ``x (T, N, F)`` within its own length (padding stays at the end).
-
-    This is what the reverse direction of a bidirectional layer reads.  It is a permutation of the
-    steps of each row and its own inverse, so the same call also maps results and gradients back.
-    """
-    if lengths is None:
-        return x[::-1]  # (T, N, F) view
-    T, N = x.shape[:2]
-    t = np.arange(T)[:, None]  # (T, 1)
-    src = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # (T, N)
-    return x[src, np.arange(N)[None, :]]  # (T, N, F)
+_GEMM_PARTS = 4  # the gradient GEMMs after the loop, in this many parts where rows may be split
 
 
 def layer_forward(
@@ -152,25 +138,18 @@ def layer_forward(
     H = W_hh.shape[0] // 4
     H_out = W_hh.shape[1]
     dtype = x.dtype
-    rows = private_gate_rows(H)  # (4H,)
-    half = np.ones((4 * H, 1), dtype=dtype)  # (4H, 1)
-    half[: 3 * H] = 0.5  # sigmoid gates see a/2, so tanh gives 2*sigmoid(a) - 1
-    Wp_ih, Wp_hh = W_ih[rows], W_hh[rows]  # (4H, I), (4H, H_out) private order
-    W_ih_half_T = (Wp_ih * half).T  # (I, 4H)
-    W_hh_half_T = np.ascontiguousarray((Wp_hh * half).T)  # (H_out, 4H) C order: faster per-step GEMM
+    form = gate_form(dtype)  # trick 3
+    gw = gate_weights(W_ih, W_hh, b_ih, b_hh, form)  # private order, scaled rows
+    W_in_T = gw.W_in.T  # (I, 4H)
+    W_rec_T = np.ascontiguousarray(gw.W_rec.T)  # (H_out, 4H) C order: faster per-step GEMM
 
     if lengths is not None and lengths.min() < T:
         x = zero_padding(x, lengths)  # padding may hold anything; NaN must not leak
-    X = x.reshape(T * N, I)  # (T*N, I)
-    has_bias = b_ih is not None
-    bias = ((b_ih + b_hh)[rows] * half[:, 0]).astype(dtype) if has_bias else None  # (4H,) pre-halved
     chunk = _chunk_steps(N, H, dtype.itemsize, _PROJECTION_CHUNK_BYTES)
     # The input projection is one GEMM per chunk of steps (all T at small sizes), made just before
     # the loop reaches the chunk: then it is still in cache when the loop reads it.  Without a cache
     # only one chunk of pre-activations is ever held.
     acts = np.empty((T if keep_cache else min(chunk, T), N, 4 * H), dtype=dtype)  # (T, N, 4H)
-    acts2 = acts.reshape(-1, 4 * H)  # (T*N, 4H) view
-
     n_c = T + 1 if keep_cache else 2  # without a cache two cell states are enough
     h = np.empty((T + 1, N, H_out), dtype=dtype)  # h[t+1] is step t's output
     c = np.empty((n_c, N, H), dtype=dtype)
@@ -179,55 +158,82 @@ def layer_forward(
     W_hr_T = np.ascontiguousarray(W_hr.T) if W_hr is not None else None  # (H, P)
     h[0] = h0
     c[0] = c0
-    rec = np.empty((N, 4 * H), dtype=dtype)  # recurrent term, reused every step
-    ig = np.empty((N, H), dtype=dtype)  # i * g, reused
-    ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
+    ends = ends_by_step(lengths, T, N) if lengths is not None else {}
     h_n = np.empty((N, H_out), dtype=dtype)
     c_n = np.empty((N, H), dtype=dtype)
+    exp_form = form == "exp"
+    one, half = np.ones((), dtype), np.full((), 0.5, dtype)  # 0-d: cheaper per call than scalars
 
-    # Per-step views, made in C before the loop (list() iterates the first axis).
-    A = list(acts)  # T x (N, 4H)   pre-activations, then activated gates o | i | f | g
-    S = list(acts[:, :, : 3 * H])  # T x (N, 3H)   the sigmoid block o | i | f
-    O, Ig, F, G = (list(acts[:, :, k * H : (k + 1) * H]) for k in range(4))  # T x (N, H) each
-    Hs = list(h)  # T+1 x (N, H_out)
-    Cs = list(c)  # n_c x (N, H)
-    TC = list(tanh_c)
-    Ms = list(m) if m is not None else None
-    half_s = dtype.type(0.5)
-    dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
+    def rows_loop(n0: int, n1: int) -> None:
+        """The time loop for batch rows ``n0:n1`` (all of them, or one thread's block: trick 8)."""
+        R = n1 - n0
+        rec = np.empty((R, 4 * H), dtype=dtype)  # recurrent term, reused every step
+        ig = np.empty((R, H), dtype=dtype)  # i * g, reused
+        whole = R == N
+        X = x.reshape(T * N, I) if whole else None  # (T*N, I)
+        acts_r = acts[:, n0:n1]  # (T, R, 4H) view
+        # Per-step views, made in C before the loop (list() iterates the first axis).
+        A = list(acts_r)  # T x (R, 4H)   pre-activations, then activated gates o | i | f | g
+        S = list(acts_r[:, :, : 3 * H])  # T x (R, 3H)   the sigmoid block o | i | f
+        O, Ig, F, G = (list(acts_r[:, :, k * H : (k + 1) * H]) for k in range(4))  # T x (R, H) each
+        Hs = list(h[:, n0:n1])  # T+1 x (R, H_out)
+        Cs = list(c[:, n0:n1])  # n_c x (R, H)
+        TC = list(tanh_c[:, n0:n1])
+        Ms = list(m[:, n0:n1]) if m is not None else None
+        block_ends = {t: r for t, r in ((t, r[(r >= n0) & (r < n1)]) for t, r in ends.items()) if r.size}
+        dot, tanh, exp, mul, add, sub, div = np.dot, np.tanh, np.exp, np.multiply, np.add, np.subtract, np.divide
 
-    t0, t1 = 0, 0  # the chunk of steps whose input projection is in acts
-    for t in range(T):
-        if t == t1:
-            t0, t1 = t, min(T, t + chunk)
-            r0 = t0 * N if keep_cache else 0
-            a_chunk = acts2[r0 : r0 + (t1 - t0) * N]  # (n*N, 4H)
-            np.matmul(X[t0 * N : t1 * N], W_ih_half_T, out=a_chunk)  # x W_ih.T for steps t0..t1-1
-            if bias is not None:
-                a_chunk += bias
-        j = t if keep_cache else t - t0  # this step's row block in acts
-        a, s = A[j], S[j]  # (N, 4H), (N, 3H)
-        dot(Hs[t], W_hh_half_T, out=rec)  # (N, 4H)  h_prev @ W_hh.T (sigmoid rows halved)
-        add(a, rec, out=a)  #           a = x W_ih.T + b + h_prev W_hh.T
-        tanh(a, out=a)  #               tanh(a/2) on o, i, f; tanh(a) = g on g
-        mul(s, half_s, out=s)
-        add(s, half_s, out=s)  #        sigmoid = (1 + tanh(a/2)) / 2
-        c_prev, c_new = Cs[t % n_c], Cs[(t + 1) % n_c]  # (N, H)
-        mul(F[j], c_prev, out=c_new)  # c = f * c_prev
-        mul(Ig[j], G[j], out=ig)
-        add(c_new, ig, out=c_new)  #    c += i * g
-        tc = TC[t if keep_cache else 0]  # (N, H)
-        tanh(c_new, out=tc)
-        if Ms is None:
-            mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
+        t1 = 0  # the chunk of steps [t0, t1) whose input projection is in acts
+        for t in range(T):
+            if t == t1:
+                t0, t1 = t, min(T, t + chunk)
+                r0 = t0 if keep_cache else 0
+                if whole:  # one GEMM for the chunk: x W_ih.T for steps t0..t1-1
+                    a_chunk = acts.reshape(-1, 4 * H)[r0 * N : (r0 + t1 - t0) * N]  # (n*N, 4H)
+                    np.matmul(X[t0 * N : t1 * N], W_in_T, out=a_chunk)
+                else:  # one GEMM per step over this block's rows
+                    a_chunk = acts_r[r0 : r0 + t1 - t0]  # (n, R, 4H)
+                    np.matmul(x[t0:t1, n0:n1], W_in_T, out=a_chunk)
+                if gw.bias is not None:
+                    a_chunk += gw.bias
+            j = t if keep_cache else t - t0  # this step's row block in acts
+            a, s = A[j], S[j]  # (R, 4H), (R, 3H)
+            dot(Hs[t], W_rec_T, out=rec)  # (R, 4H)  h_prev @ W_hh.T (rows scaled)
+            add(a, rec, out=a)  #           a' = scale * (x W_ih.T + b + h_prev W_hh.T)
+            if exp_form:  #                 sigmoid = 1 / (1 + e^-a), tanh = 2 / (1 + e^-2a) - 1
+                exp(a, out=a)
+                add(a, one, out=a)
+                div(one, a, out=a)
+                g = G[j]
+                add(g, g, out=g)
+                sub(g, one, out=g)
+            else:  #                        sigmoid = (1 + tanh(a/2)) / 2, g = tanh(a)
+                tanh(a, out=a)
+                mul(s, half, out=s)
+                add(s, half, out=s)
+            c_prev, c_new = Cs[t % n_c], Cs[(t + 1) % n_c]  # (R, H)
+            mul(F[j], c_prev, out=c_new)  # c = f * c_prev
+            mul(Ig[j], G[j], out=ig)
+            add(c_new, ig, out=c_new)  #    c += i * g
+            tc = TC[t if keep_cache else 0]  # (R, H)
+            tanh(c_new, out=tc)
+            if Ms is None:
+                mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
+            else:
+                mt = Ms[t if keep_cache else 0]  # (R, H)
+                mul(O[j], tc, out=mt)  # m = o * tanh(c)
+                dot(mt, W_hr_T, out=Hs[t + 1])  # h = m @ W_hr.T
+            if t in block_ends:
+                rows_end = block_ends[t]
+                h_n[rows_end] = h[t + 1][rows_end]
+                c_n[rows_end] = c[(t + 1) % n_c][rows_end]
+
+    with np.errstate(over="ignore") if exp_form else nullcontext():  # exp(large) = inf: r = 0 exactly
+        blocks = row_blocks(N, 4 * H, dtype.itemsize)
+        if len(blocks) == 1:
+            rows_loop(0, N)
         else:
-            mt = Ms[t if keep_cache else 0]  # (N, H)
-            mul(O[j], tc, out=mt)  # m = o * tanh(c)
-            dot(mt, W_hr_T, out=Hs[t + 1])  # h = m @ W_hr.T
-        if t in ends:
-            rows_end = ends[t]
-            h_n[rows_end] = h[t + 1][rows_end]
-            c_n[rows_end] = c_new[rows_end]
+            run_parallel([partial(_errstate_ignore_over, rows_loop, n0, n1) for n0, n1 in blocks])
     if lengths is None:
         h_n[...] = h[T]
         c_n[...] = c[T % n_c]
@@ -237,29 +243,43 @@ def layer_forward(
         y = zero_padding(y, lengths)  # zero past each sequence's end
     if not keep_cache:
         return y, h_n, c_n, None
-    cache = LayerCache(x, h, c, acts, tanh_c, m, Wp_ih, Wp_hh, W_hr, has_bias, lengths)
+    cache = LayerCache(x, h, c, acts, tanh_c, m, gw.W_ih, gw.W_hh, W_hr, b_ih is not None, lengths)
     return y, h_n, c_n, cache
 
 
-def _local_derivatives(cache: LayerCache, dA: np.ndarray, K: np.ndarray, t0: int, t1: int) -> None:
-    """Fill ``dA[t0:t1]`` with the factors of trick 6 (module docstring), and ``K[:t1-t0]``.
+def _each(fn: Callable[[int, int], None], js: range, k: int) -> None:
+    """``fn(j, k)`` for each ``j`` in ``js``: one thread's share of the parts."""
+    for j in js:
+        fn(j, k)
 
-    Steps ``t0 .. t1-1`` at once, in large calls.  Private order o | i | f | g; ``s(1-s)`` is
-    sigmoid's derivative, ``1 - g^2`` tanh's.
+
+def _errstate_ignore_over(fn: Callable[[int, int], None], n0: int, n1: int) -> None:
+    """``fn(n0, n1)`` on a worker thread with overflow ignored (NumPy's error state is per thread)."""
+    with np.errstate(over="ignore"):
+        fn(n0, n1)
+
+
+def _local_derivatives(
+    cache: LayerCache, dA: np.ndarray, K: np.ndarray, t0: int, t1: int, n0: int, n1: int
+) -> None:
+    """Fill ``dA[t0:t1, n0:n1]`` with the factors of trick 6 (module docstring), and ``K[:t1-t0]``.
+
+    Steps ``t0 .. t1-1`` of rows ``n0 .. n1-1`` at once, in large calls.  Private order o | i | f | g;
+    ``s(1-s)`` is sigmoid's derivative, ``1 - g^2`` tanh's.
     """
     H = cache.tanh_c.shape[2]
-    acts = cache.acts[t0:t1]  # (n, N, 4H)
-    tanh_c = cache.tanh_c[t0:t1]  # (n, N, H)
-    d = dA[t0:t1]  # (n, N, 4H)
-    k = K[: t1 - t0]  # (n, N, H)
-    o, i, f, g = (acts[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, N, H) views
-    d_sig = d[:, :, : 3 * H]  # (n, N, 3H)  o | i | f
-    d_o, d_i, d_f, d_g = (d[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, N, H) views
+    acts = cache.acts[t0:t1, n0:n1]  # (n, R, 4H)
+    tanh_c = cache.tanh_c[t0:t1, n0:n1]  # (n, R, H)
+    d = dA[t0:t1, n0:n1]  # (n, R, 4H)
+    k = K[: t1 - t0]  # (n, R, H)
+    o, i, f, g = (acts[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, R, H) views
+    d_sig = d[:, :, : 3 * H]  # (n, R, 3H)  o | i | f
+    d_o, d_i, d_f, d_g = (d[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, R, H) views
     np.subtract(1.0, acts[:, :, : 3 * H], out=d_sig)
     d_sig *= acts[:, :, : 3 * H]  # s(1-s) for o, i, f
     d_o *= tanh_c  # do/dm = tanh(c)                              m = o * tanh(c)
     d_i *= g  # di/dc = g                                         c = f*c_prev + i*g
-    d_f *= cache.c[t0:t1]  # df/dc = c_prev
+    d_f *= cache.c[t0:t1, n0:n1]  # df/dc = c_prev
     np.multiply(g, g, out=d_g)
     np.subtract(1.0, d_g, out=d_g)
     d_g *= i  # dg/dc = i, times tanh' = 1 - g^2
@@ -282,7 +302,7 @@ def layer_backward(
     ``dy (T, N, H_out)`` is the gradient on every step's output, ``dh_n``/``dc_n`` those on the final
     states.  Each step applies the backward of ``cell.py`` term by term (see there), with the local
     derivatives computed beforehand (trick 6); ``dA[t]`` holds the gradient of the *true*
-    pre-activations ``a`` (not of the halved ones used inside forward).  The cache is not modified,
+    pre-activations ``a`` (not of the scaled ones used inside forward).  The cache is not modified,
     so backward may run more than once.
     """
     x, h, c, acts, tanh_c, m, Wp_ih, Wp_hh, W_hr, has_bias, lengths = cache
@@ -292,57 +312,88 @@ def layer_backward(
     dtype = x.dtype
     if lengths is not None and lengths.min() < T:
         dy = zero_padding(dy, lengths)  # padded outputs are constants: no gradient
-    ends = _ends_by_step(lengths, T, N) if lengths is not None else {}
+    ends = ends_by_step(lengths, T, N) if lengths is not None else {}
 
     dA = np.empty((T, N, 4 * H), dtype=dtype)  # dLoss/da per step, private order
-    chunk = _chunk_steps(N, H, dtype.itemsize, _DERIVATIVE_CHUNK_BYTES)
-    K = np.empty((chunk, N, H), dtype=dtype)  # dm/dc of the current chunk of steps
     if lengths is None:  # every final state was produced at the last step
         dh, dc = dh_n.astype(dtype, copy=True), dc_n.astype(dtype, copy=True)  # (N, H_out), (N, H)
     else:
         dh, dc = np.zeros((N, H_out), dtype=dtype), np.zeros((N, H), dtype=dtype)
     dh_total = np.empty((T if W_hr is not None else 1, N, H_out), dtype=dtype)
-    dm = np.empty((N, H), dtype=dtype)
-    tmp = np.empty((N, H), dtype=dtype)
-    dc_b = dc[:, None, :]  # (N, 1, H) view: dc broadcast over the i, f, g blocks
 
-    DA = list(dA)  # T x (N, 4H)
-    DA_o = list(dA[:, :, :H])  # T x (N, H)
-    DA_ifg = list(dA.reshape(T, N, 4, H)[:, :, 1:])  # T x (N, 3, H)   i | f | g
-    Ks, F, DY = list(K), list(acts[:, :, 2 * H : 3 * H]), list(dy)
-    t0 = T  # the chunk [t0, t0 + chunk) holding step t has its local derivatives ready
-    DHT = list(dh_total)
-    dot, mul, add = np.dot, np.multiply, np.add
+    def rows_loop(n0: int, n1: int) -> None:
+        """The backward time loop for batch rows ``n0:n1`` (all, or one thread's block: trick 8)."""
+        R = n1 - n0
+        chunk = _chunk_steps(R, H, dtype.itemsize, _DERIVATIVE_CHUNK_BYTES)
+        K = np.empty((chunk, R, H), dtype=dtype)  # dm/dc of the current chunk of steps
+        dm = np.empty((R, H), dtype=dtype)
+        tmp = np.empty((R, H), dtype=dtype)
+        dh_r, dc_r = dh[n0:n1], dc[n0:n1]  # (R, H_out), (R, H) views, updated in place
+        dc_b = dc_r[:, None, :]  # (R, 1, H) view: dc broadcast over the i, f, g blocks
+        dA_r = dA[:, n0:n1]  # (T, R, 4H)
+        DA = list(dA_r)  # T x (R, 4H)
+        DA_o = list(dA_r[:, :, :H])  # T x (R, H)
+        DA_ifg = list(dA_r.reshape(T, R, 4, H)[:, :, 1:])  # T x (R, 3, H)   i | f | g
+        Ks, F, DY = list(K), list(acts[:, n0:n1, 2 * H : 3 * H]), list(dy[:, n0:n1])
+        DHT = list(dh_total[:, n0:n1])
+        block_ends = {t: r - n0 for t, r in ((t, r[(r >= n0) & (r < n1)]) for t, r in ends.items()) if r.size}
+        dot, mul, add = np.dot, np.multiply, np.add
+        t0 = T  # the chunk [t0, t0 + chunk) holding step t has its local derivatives ready
+        for t in range(T - 1, -1, -1):
+            if t < t0:  # local derivatives of the next chunk of steps, all at once (trick 6)
+                t0 = max(0, t + 1 - chunk)
+                _local_derivatives(cache, dA, K, t0, t + 1, n0, n1)
+            k = Ks[t - t0]  # (R, H)
+            if t in block_ends:  # the final state of these rows was produced here
+                r = block_ends[t]
+                dh_r[r] += dh_n[r + n0]
+                dc_r[r] += dc_n[r + n0]
+            if W_hr is None:
+                add(DY[t], dh_r, out=dm)  # dm = dh_total                    (h = m)
+            else:
+                dht = DHT[t]
+                add(DY[t], dh_r, out=dht)  # (R, P)
+                dot(dht, W_hr, out=dm)  # dm = dh @ W_hr                  (h = m @ W_hr.T)
+            mul(dm, k, out=tmp)
+            add(dc_r, tmp, out=dc_r)  # dc += dm * o * (1 - tanh(c)^2)     (m = o * tanh(c))
+            mul(DA_o[t], dm, out=DA_o[t])  # da_o = dm * tanh(c) * o(1-o)
+            mul(DA_ifg[t], dc_b, out=DA_ifg[t])  # da_{i,f,g} = dc * (g i(1-i) | c_prev f(1-f) | i(1-g^2))
+            mul(dc_r, F[t], out=dc_r)  # dc_prev = dc * f                (c = f*c_prev + i*g)
+            dot(DA[t], Wp_hh, out=dh_r)  # dh_prev = da @ W_hh            (a = ... + h_prev @ W_hh.T)
 
-    for t in range(T - 1, -1, -1):
-        if t < t0:  # local derivatives of the next chunk of steps, all at once (trick 6)
-            t0 = max(0, t + 1 - chunk)
-            _local_derivatives(cache, dA, K, t0, t + 1)
-        k = Ks[t - t0]  # (N, H)
-        if t in ends:  # the final state of these rows was produced here
-            rows_end = ends[t]
-            dh[rows_end] += dh_n[rows_end]
-            dc[rows_end] += dc_n[rows_end]
-        if W_hr is None:
-            add(DY[t], dh, out=dm)  # dm = dh_total                    (h = m)
-        else:
-            dht = DHT[t]
-            add(DY[t], dh, out=dht)  # (N, P)
-            dot(dht, W_hr, out=dm)  # dm = dh @ W_hr                  (h = m @ W_hr.T)
-        mul(dm, k, out=tmp)
-        add(dc, tmp, out=dc)  # dc += dm * o * (1 - tanh(c)^2)         (m = o * tanh(c))
-        mul(DA_o[t], dm, out=DA_o[t])  # da_o = dm * tanh(c) * o(1-o)
-        mul(DA_ifg[t], dc_b, out=DA_ifg[t])  # da_{i,f,g} = dc * (g i(1-i) | c_prev f(1-f) | i(1-g^2))
-        mul(dc, F[t], out=dc)  # dc_prev = dc * f                    (c = f*c_prev + i*g)
-        dot(DA[t], Wp_hh, out=dh)  # dh_prev = da @ W_hh              (a = ... + h_prev @ W_hh.T)
+    # Weight and input gradients after the loop, one GEMM each (trick 5); with row blocks, each
+    # thread computes a slice of every output (rows of dx, gate rows of dW_ih, dW_hh, db).
+    dA2 = dA.reshape(T * N, 4 * H)  # (T*N, 4H)
+    X2, H2 = x.reshape(T * N, I), h[:-1].reshape(T * N, H_out)  # (T*N, I), (T*N, H_out)
+    dx2 = np.empty((T * N, I), dtype=dtype)  # a = x @ W_ih.T + ...
+    dWp_ih = np.empty((4 * H, I), dtype=dtype)  # private order
+    dWp_hh = np.empty((4 * H, H_out), dtype=dtype)
+    dbp = np.empty(4 * H, dtype=dtype) if has_bias else None
+
+    def gemms(j: int, k: int) -> None:
+        """Part ``j`` of ``k`` of the gradient GEMMs (the parts are fixed by the sizes alone, so that
+        the results do not depend on how many threads share them)."""
+        r0, r1 = T * N * j // k, T * N * (j + 1) // k  # rows of dx
+        g0, g1 = 4 * H * j // k, 4 * H * (j + 1) // k  # gate rows of the weight gradients
+        np.matmul(dA2[r0:r1], Wp_ih, out=dx2[r0:r1])  # dx = dA @ W_ih
+        np.matmul(dA2[:, g0:g1].T, X2, out=dWp_ih[g0:g1])  # dW_ih = dA.T @ x
+        np.matmul(dA2[:, g0:g1].T, H2, out=dWp_hh[g0:g1])  # dW_hh = dA.T @ h_prev
+        if dbp is not None:
+            np.sum(dA2[:, g0:g1], axis=0, out=dbp[g0:g1])  # db = dA summed over steps and rows
+
+    blocks = row_blocks(N, 4 * H, dtype.itemsize)
+    parts = _GEMM_PARTS if splittable(N, 4 * H, dtype.itemsize) else 1  # the same with threads or not
+    if len(blocks) == 1:
+        rows_loop(0, N)
+        _each(gemms, range(parts), parts)
+    else:
+        k = len(blocks)
+        run_parallel([partial(rows_loop, n0, n1) for n0, n1 in blocks])
+        run_parallel([partial(_each, gemms, range(w, parts, k), parts) for w in range(k)])
 
     rows = torch_gate_rows(H)  # private -> PyTorch order
-    dA2 = dA.reshape(T * N, 4 * H)  # (T*N, 4H)
-    dx = (dA2 @ Wp_ih).reshape(T, N, I)  # (T, N, I)       a = x @ W_ih.T + ...
-    dW_ih = (dA2.T @ x.reshape(T * N, I))[rows]  # (4H, I)
-    dW_hh = (dA2.T @ h[:-1].reshape(T * N, H_out))[rows]  # (4H, H_out)
-    db = dA2.sum(axis=0)[rows] if has_bias else None  # (4H,)
     dW_hr = None
     if W_hr is not None:
         dW_hr = dh_total.reshape(T * N, H_out).T @ m.reshape(T * N, H)  # (P, H)
-    return LayerGrads(dx, dh, dc, dW_ih, dW_hh, db, dW_hr)
+    db = dbp[rows] if dbp is not None else None  # (4H,)
+    return LayerGrads(dx2.reshape(T, N, I), dh, dc, dWp_ih[rows], dWp_hh[rows], db, dW_hr)
