@@ -76,6 +76,7 @@ from numpy_lstm.functional.gate_order import gate_weights, torch_gate_rows
 from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
 from numpy_lstm.functional.rows import row_blocks, run_parallel, splittable
+from numpy_lstm.functional.single import SingleCache, fits, single_backward, single_forward
 
 __all__ = ["LayerCache", "LayerGrads", "layer_backward", "layer_forward", "reverse_time", "zero_padding"]
 
@@ -129,9 +130,12 @@ def layer_forward(
 
     Weights are in PyTorch's layout and gate order.  Returns ``y (T, N, H_out)``,
     ``h_n (N, H_out)``, ``c_n (N, H)`` and the cache (``None`` when ``keep_cache`` is false, which
-    also lets the loop keep only two cell states instead of ``T + 1``).
+    also lets the loop keep only two cell states instead of ``T + 1``).  One sequence of a small
+    layer goes to :mod:`.single` (fewer NumPy calls per step), whose cache is a ``SingleCache``.
     """
     T, N, I = x.shape
+    if W_hr is None and fits(T, N, I, W_hh.shape[1], x.itemsize) and (lengths is None or lengths.min() == T):
+        return single_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, keep_cache)  # one sequence: single.py
     if not keep_cache and W_hr is None and (lengths is None or lengths.min() == T):
         y, h_n, c_n = inference_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)  # trick 7
         return y, h_n, c_n, None
@@ -305,6 +309,8 @@ def layer_backward(
     pre-activations ``a`` (not of the scaled ones used inside forward).  The cache is not modified,
     so backward may run more than once.
     """
+    if isinstance(cache, SingleCache):  # one sequence: single.py
+        return LayerGrads(*single_backward(dy, dh_n, dc_n, cache))
     x, h, c, acts, tanh_c, m, Wp_ih, Wp_hh, W_hr, has_bias, lengths = cache
     T, N, I = x.shape
     H = tanh_c.shape[2]
