@@ -55,8 +55,8 @@ def test_exp_form_saturates_exactly_without_warnings(forget_form: None, dtype: t
     W_ih = np.zeros((4 * H, 1), dtype)
     W_ih[:, 0] = np.tile(np.array([1.0, -1.0, 1.0]), 4)[: 4 * H]  # rows of both signs in every gate
     W_hh = np.zeros((4 * H, H), dtype)
-    x = np.full((2, 1, 1), 1e4, dtype)  # (T, N, I)
-    z = np.zeros((1, H), dtype)
+    x = np.full((2, 2, 1), 1e4, dtype)  # (T, N, I); N = 2: one sequence would take single.py (tanh form)
+    z = np.zeros((2, H), dtype)
     y, h_n, c_n, cache = layer_forward(x, z, z, W_ih, W_hh)
     gates = cache.acts  # (T, N, 4H) private order o | i | f | g, activated
     pre = (W_ih[:, 0] * 1e4)[np.r_[3 * H : 4 * H, 0 : 3 * H]]  # (4H,) private order o, i, f, g
