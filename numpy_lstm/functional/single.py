@@ -32,28 +32,29 @@ Forward: 8 calls per step (the general layer: 10)
 
 Backward: 4 calls per step (the general layer: 7)
 -------------------------------------------------
-Every factor that does not depend on the incoming gradient is computed for all ``T`` steps first, in
-a few calls, into one row per step of ``D (T+1, 7H)``::
+Backward works in PyTorch's gate order i, f, g, o.  Every factor that does not depend on the
+incoming gradient is computed for all ``T`` steps first, in a few calls, into one row per step of
+``D (T+1, 7H)``::
 
-    D[t] = [ K_t | o'_t | dy_{t-1} | i'_t | f'_t | g'_t | f_t ]
+    D[t] = [ K_t | f_t | i'_t | f'_t | g'_t | o'_t | dy_{t-1} ]
     K  = o (1 - tanh(c)^2)      o' = tanh(c) o (1-o)     dy_{-1} = 0
     i' = g i (1-i)              f' = c_prev f (1-f)      g' = i (1 - g^2)
 
-and the (unscaled) weights are stacked with an identity block so that the recurrent GEMV also adds
-the previous step's output gradient ``dy_{t-1}``::
+and the (unscaled) weights, in PyTorch's order, are stacked with an identity block so that the
+recurrent GEMV also adds the previous step's output gradient ``dy_{t-1}``::
 
-    W_aug = [ W_o ; [0 | 0 | I_H] ; W_i ; W_f ; W_g ]    (5H, K)  rows in the order of D[t, H:6H]
+    W_aug = [ W ; [0 | 0 | I_H] ]    (5H, K)  rows i | f | g | o | identity: the order of D[t, 2H:]
 
 Then step ``t`` (from ``T-1`` down to 0), with ``dm_t = dy_t + dh_t`` read from ``dZ[t+1, I+1:]``::
 
-    [K | o'] *= dm_t                 1 call: K*dm (dc's new term) and da_o = dm tanh(c) o(1-o)
-    dc_t = D[t+1, 6H:] + K*dm        1 call: D[t+1, 6H:] holds dc_{t+1} * f_{t+1} (dc_n at t = T-1)
-    [i' | f' | g' | f] *= dc_t       1 call: da_i, da_f, da_g, and dc_t * f_t for step t-1
-    dZ[t] = D[t, H:6H] @ W_aug       1 GEMV: [dx_t | (unused) | dh_{t-1} + dy_{t-1}] = [dx_t | . | dm_{t-1}]
+    [K, o'] *= dm_t                  1 call ((2, H) view, blocks 0 and 5): K*dm, da_o = dm tanh(c) o(1-o)
+    dc_t = D[t+1, H:2H] + K*dm       1 call: D[t+1, H:2H] holds dc_{t+1} * f_{t+1} (dc_n at t = T-1)
+    [f | i' | f' | g'] *= dc_t       1 call: dc_t * f_t for step t-1, and da_i, da_f, da_g
+    dZ[t] = D[t, 2H:] @ W_aug        1 GEMV: [dx_t | (unused) | dh_{t-1} + dy_{t-1}] = [dx_t | . | dm_{t-1}]
 
-After the loop ``dZ[0, I+1:]`` is ``dh_0``, ``D[0, 6H:]`` is ``dc_0``, ``dZ[:T, :I]`` is ``dx``, and one
-GEMM gives every weight gradient at once: ``D[:T, H:6H].T @ Z[:T]`` is ``(5H, K)``, whose gate rows
-are ``[dW_ih | db | dW_hh]``.
+After the loop ``dZ[0, I+1:]`` is ``dh_0``, ``D[0, H:2H]`` is ``dc_0``, ``dZ[:T, :I]`` is ``dx``, and
+one GEMM gives every weight gradient at once: ``D[:T, 2H:6H].T @ Z[:T]`` is ``(4H, K)``
+``= [dW_ih | db | dW_hh]``, already in PyTorch's order.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from typing import NamedTuple
 import numpy as np
 
 from numpy_lstm.functional.activation import gate_scale
+from numpy_lstm.functional.gate_order import private_gate_rows
 
 __all__ = ["SingleCache", "fits", "single_backward", "single_forward"]
 
@@ -79,7 +81,7 @@ class SingleCache(NamedTuple):
     Z: np.ndarray  # (T+1, K)   [x_t | 1 | h_{t-1}];  Z[T, I+1:] = h_T
     A: np.ndarray  # (T+1, 5H)  [o | i | f | g | c_{t-1}] activated;  A[T, 4H:] = c_T
     tanh_c: np.ndarray  # (T, H)
-    W_aug: np.ndarray  # (5H, K)    unscaled, rows o | identity block | i | f | g
+    W_aug: np.ndarray  # (5H, K)    unscaled, PyTorch's order i | f | g | o, then the identity block
     has_bias: bool
 
     @property
@@ -94,20 +96,16 @@ def fits(T: int, N: int, I: int, H: int, itemsize: int) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _layout(H: int, I: int, dtype_str: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Constants of a size (never anything derived from weights): row indices, scale, identity block."""
+def _layout(H: int, I: int, dtype_str: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Constants of a size (never anything derived from weights): row index, scale, identity block."""
     dtype = np.dtype(dtype_str)
-    r = np.arange(H)
-    o, i, f, g, e = 3 * H + r, r, H + r, 2 * H + r, 4 * H + r  # blocks of [W (torch order) ; E]
-    private = np.concatenate([o, i, f, g])  # (4H,)  torch order -> o | i | f | g
-    aug = np.concatenate([o, e, i, f, g])  # (5H,)  -> rows of W_aug
-    back = np.concatenate([2 * H + r, 3 * H + r, 4 * H + r, r])  # (4H,)  rows of W_aug -> i | f | g | o
+    private = private_gate_rows(H)  # (4H,)  torch order -> o | i | f | g
     scale = gate_scale(H, "tanh", dtype)  # (4H,)  1/2 on o, i, f; 1 on g
     eye = np.zeros((H, I + 1 + H), dtype)  # (H, K)  the block that adds dy_{t-1} in backward
     eye[:, I + 1 :] = np.eye(H, dtype=dtype)
-    for arr in (private, aug, back, scale, eye):
+    for arr in (private, scale, eye):
         arr.flags.writeable = False
-    return private, aug, back, scale, eye
+    return private, scale, eye
 
 
 _CONSTANTS: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
@@ -140,10 +138,10 @@ def single_forward(
     H = W_hh.shape[1]
     K = I + 1 + H
     dtype = x.dtype
-    private, aug, back, scale, eye = _layout(H, I, dtype.str)
+    private, scale, eye = _layout(H, I, dtype.str)
     half = _one_half(dtype)[1]
 
-    Wt = np.empty((5 * H, K), dtype)  # (5H, K)  [W_ih | b | W_hh] in torch order, then the identity block
+    Wt = np.empty((5 * H, K), dtype)  # (5H, K)  [W_ih | b | W_hh] in torch order, then the identity block: W_aug
     Wt[: 4 * H, :I] = W_ih
     if b_ih is not None:
         np.add(b_ih, b_hh, out=Wt[: 4 * H, I])
@@ -188,7 +186,7 @@ def single_forward(
     h_n, c_n = Z[T, None, I + 1 :], A[T, None, 4 * H :]  # (1, H) views
     if not keep_cache:
         return y, h_n, c_n, None
-    return y, h_n, c_n, SingleCache(Z, A, tanh_c, Wt[aug], b_ih is not None)
+    return y, h_n, c_n, SingleCache(Z, A, tanh_c, Wt, b_ih is not None)
 
 
 def single_backward(
@@ -202,13 +200,12 @@ def single_backward(
     K = Z.shape[1]
     I = K - 1 - H
     dtype = Z.dtype
-    _, _, back, _, _ = _layout(H, I, dtype.str)
     one = _one_half(dtype)[0]
     mul, sub = np.multiply, np.subtract
 
     # Local derivatives of all T steps at once (rows of D as in the module docstring).
-    D = np.empty((T + 1, 7 * H), dtype)  # (T+1, 7H)  [K | o' | dy_prev | i' | f' | g' | f]
-    k, d_o, d_if, d_g = D[:T, :H], D[:T, H : 2 * H], D[:T, 3 * H : 5 * H], D[:T, 5 * H : 6 * H]  # views
+    D = np.empty((T + 1, 7 * H), dtype)  # (T+1, 7H)  [K | f | i' | f' | g' | o' | dy_prev]
+    k, d_if, d_g, d_o = D[:T, :H], D[:T, 2 * H : 4 * H], D[:T, 4 * H : 5 * H], D[:T, 5 * H : 6 * H]  # views
     o, i_f, i, g = A[:T, :H], A[:T, H : 3 * H], A[:T, H : 2 * H], A[:T, 3 * H : 4 * H]  # (T, ·) views
     mul(tanh_c, tanh_c, out=k)
     sub(one, k, out=k)
@@ -222,27 +219,26 @@ def single_backward(
     mul(g, g, out=d_g)
     sub(one, d_g, out=d_g)
     mul(d_g, i, out=d_g)  #           g' = i (1 - g^2)
-    D[:T, 6 * H :] = A[:T, 2 * H : 3 * H]  # f, to make dc_prev = dc * f in the same call
-    D[T, 6 * H :] = dc_n.reshape(H)  #          what step T-1 reads as "dc_{t+1} * f_{t+1}"
-    D[0, 2 * H : 3 * H] = 0  #                  dy_{-1}: nothing before step 0
-    D[1:T, 2 * H : 3 * H] = dy[: T - 1, 0]
+    D[:T, H : 2 * H] = A[:T, 2 * H : 3 * H]  # f, to make dc_prev = dc * f in the same call
+    D[T, H : 2 * H] = dc_n.reshape(H)  #        what step T-1 reads as "dc_{t+1} * f_{t+1}"
+    D[0, 6 * H :] = 0  #                        dy_{-1}: nothing before step 0
+    D[1:T, 6 * H :] = dy[: T - 1, 0]
     dZ = np.empty((T + 1, K), dtype)  # (T+1, K)  [dx_t | (unused) | dm_{t-1}]
     np.add(dy[T - 1, 0], dh_n.reshape(H), out=dZ[T, I + 1 :])  # dm_{T-1} = dy_{T-1} + dh_n
     dc = np.empty(H, dtype)  # (H,)
 
-    KOs = list(D[:, : 2 * H].reshape(T + 1, 2, H))  # (2, H)  [K | o']
-    Ks, Fs = list(D[:, :H]), list(D[:, 6 * H :])  # (H,) each
-    IFGFs = list(D[:, 3 * H :].reshape(T + 1, 4, H))  # (4, H)  [i' | f' | g' | f]
-    Rows, DMs, dZs = list(D[:, H : 6 * H]), list(dZ[:, I + 1 :]), list(dZ)  # (5H,), (H,), (K,)
+    D3 = D.reshape(T + 1, 7, H)  # (T+1, 7, H) view: one block per row
+    KOs, FIFGs = list(D3[:, 0:6:5]), list(D3[:, 1:5])  # (2, H) [K, o'] (blocks 0, 5); (4, H) [f | i' | f' | g']
+    Ks, Fs = list(D[:, :H]), list(D[:, H : 2 * H])  # (H,) each
+    Rows, DMs, dZs = list(D[:, 2 * H :]), list(dZ[:, I + 1 :]), list(dZ)  # (5H,), (H,), (K,)
     dot, add = np.dot, np.add
     for t in range(T - 1, -1, -1):
         mul(KOs[t], DMs[t + 1], out=KOs[t])  # K dm | da_o = dm tanh(c) o(1-o)
         add(Fs[t + 1], Ks[t], out=dc)  #         dc = dc_next f_next + dm o (1 - tanh(c)^2)
-        mul(IFGFs[t], dc, out=IFGFs[t])  #       da_i, da_f, da_g | dc_prev = dc * f
+        mul(FIFGs[t], dc, out=FIFGs[t])  #       dc_prev = dc * f | da_i, da_f, da_g
         dot(Rows[t], W_aug, out=dZs[t])  #       [dx_t | . | dh_prev + dy_{t-1}]
 
-    dW = D[:T, H : 6 * H].T @ Z[:T]  # (5H, K)  gate rows: [dW_ih | db | dW_hh]
-    dW = dW[back]  # (4H, K)  PyTorch's order i | f | g | o
+    dW = D[:T, 2 * H : 6 * H].T @ Z[:T]  # (4H, K)  [dW_ih | db | dW_hh], PyTorch's order i | f | g | o
     db = dW[:, I] if has_bias else None  # (4H,)
     dx = dZ[:T, None, :I]  # (T, 1, I)
-    return dx, dZ[0, None, I + 1 :], D[0, None, 6 * H :], dW[:, :I], dW[:, I + 1 :], db, None
+    return dx, dZ[0, None, I + 1 :], D[0, None, H : 2 * H], dW[:, :I], dW[:, I + 1 :], db, None
