@@ -138,17 +138,31 @@ class LSTM(Module):
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
 
+    def _names(self, k: int, reverse: bool = False) -> LayerWeights:
+        """The parameter names of layer ``k``, one direction (None where the option is off), made once:
+        a call at one short sequence is a few hundred microseconds, and f-strings and the tree view
+        of :attr:`params` were a measurable part of it."""
+        cache = self.__dict__.get("_name_cache")
+        if cache is None:
+            cache = {}
+            self._name_cache = cache
+        names = cache.get((k, reverse))
+        if names is None:
+            sfx = f"l{k}_reverse" if reverse else f"l{k}"
+            names = LayerWeights(
+                f"weight_ih_{sfx}",
+                f"weight_hh_{sfx}",
+                f"bias_ih_{sfx}" if self.bias else None,
+                f"bias_hh_{sfx}" if self.bias else None,
+                f"weight_hr_{sfx}" if self.proj_size else None,
+            )
+            cache[(k, reverse)] = names
+        return names
+
     def layer_weights(self, k: int, reverse: bool = False) -> LayerWeights:
         """The parameters of layer ``k``, one direction, in PyTorch's layout (the arrays, not copies)."""
-        suffix = f"l{k}_reverse" if reverse else f"l{k}"
-        p = self.params
-        return LayerWeights(
-            p[f"weight_ih_{suffix}"],
-            p[f"weight_hh_{suffix}"],
-            p.get(f"bias_ih_{suffix}"),
-            p.get(f"bias_hh_{suffix}"),
-            p.get(f"weight_hr_{suffix}"),
-        )
+        p = self._parameters  # this module's own parameters (what ``params`` shows without a prefix)
+        return LayerWeights(*(None if name is None else p[name] for name in self._names(k, reverse)))
 
     def __repr__(self) -> str:
         extra = "".join(
@@ -402,12 +416,21 @@ class LSTM(Module):
 
     def _accumulate(self, idx: int, g: LayerGrads) -> None:
         k, d = divmod(idx, self.num_directions)
-        suffix = "_reverse" if d else ""
-        grads = self.grads
-        grads[f"weight_ih_l{k}{suffix}"] += g.dW_ih
-        grads[f"weight_hh_l{k}{suffix}"] += g.dW_hh
-        if self.bias:
-            grads[f"bias_ih_l{k}{suffix}"] += g.db
-            grads[f"bias_hh_l{k}{suffix}"] += g.db
-        if self.proj_size:
-            grads[f"weight_hr_l{k}{suffix}"] += g.dW_hr
+        names = self._names(k, d == 1)
+        grads = self._grads  # this module's own gradients (what ``grads`` shows without a prefix)
+        grads[names.weight_ih] += g.dW_ih
+        grads[names.weight_hh] += g.dW_hh
+        if names.bias_ih is not None:
+            grads[names.bias_ih] += g.db
+            grads[names.bias_hh] += g.db
+        if names.weight_hr is not None:
+            grads[names.weight_hr] += g.dW_hr
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero, in place (the tree walk of :meth:`Module.zero_grad` only when
+        something was attached below this module)."""
+        if self._modules:
+            super().zero_grad()
+            return
+        for g in self._grads.values():
+            g.fill(0)

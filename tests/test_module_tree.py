@@ -220,3 +220,19 @@ def test_a_tree_on_token_ids_compares_with_a_random_upstream_gradient() -> None:
     assert report.names == ["output"] + [f"grad {n}" for n in tagger.params], "integer input: no dx"
     assert report["grad embed.weight"].scale > 0
     report.assert_close(rtol=1e-10, atol=1e-13)
+
+
+def test_lstm_zero_grad_reaches_what_is_attached_below_it() -> None:
+    """``LSTM.zero_grad`` zeroes its own gradients without the tree walk, and still walks the tree
+    when a module was attached below the LSTM."""
+    lstm = numpy_lstm.LSTM(2, 3, dtype=np.float64, seed=0)
+    for g in lstm.grads.values():
+        g.fill(1.0)
+    lstm.zero_grad()
+    assert not any(g.any() for g in lstm.grads.values())
+    lstm.head = numpy_lstm.Linear(3, 2, dtype=np.float64, seed=1)
+    for g in lstm.grads.values():
+        g.fill(1.0)
+    lstm.zero_grad()
+    assert "head.weight" in lstm.grads
+    assert not any(g.any() for g in lstm.grads.values())
