@@ -16,8 +16,15 @@ forward + backward, and each adds one idea to the previous one:
 5. ``exp_gates``          + gates through ``exp`` (:mod:`.activation`), row split still off.
 6. ``row_threads``        + the batch rows split across threads (:mod:`.rows`; one block, so no
                           change, where the batch is too small or the BLAS has one thread).
-7. ``shipped``            the layer as shipped: the gate form calibrated on this computer, the rows
-                          split where the sizes and the BLAS threads allow.
+7. ``one_sequence``       + one sequence (``N = 1``) in one row per step, neighbouring blocks sharing a
+                          call (:mod:`.single`): 8 + 4 NumPy calls per step instead of 10 + 7.  Only
+                          at ``N = 1`` (``--config seed``); elsewhere it is ``row_threads`` again.
+8. ``shipped``            the layer as shipped: the gate form calibrated on this computer, the rows
+                          split where the sizes and the BLAS threads allow, one sequence in
+                          :mod:`.single`.
+
+Variants 4-6 run with :func:`~numpy_lstm.functional.single.single_path` off, so that at ``N = 1`` they
+time the general layer.
 
 Every variant returns the same numbers; ``tests/test_ablation.py`` checks them against the shipped
 layer, and the benchmark checks again before timing.  Shape legend as in :mod:`.cell`.
@@ -33,6 +40,7 @@ from numpy_lstm.functional import activation, rows
 from numpy_lstm.functional.cell import sigmoid, split_gates
 from numpy_lstm.functional.gate_order import private_gate_rows, torch_gate_rows
 from numpy_lstm.functional.layer import layer_backward, layer_forward
+from numpy_lstm.functional.single import single_path
 from numpy_lstm.functional.textbook import textbook_backward, textbook_forward
 
 Grads = dict[str, np.ndarray]
@@ -160,17 +168,18 @@ def _fused_gates(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: 
     }
 
 
-def _layer(form: str | None, threads: int | None) -> Callable[..., Grads]:
-    """The shipped layer with the gate form and row threads fixed (None: as shipped, chosen here)."""
+def _layer(form: str | None, threads: int | None, single: bool = True) -> Callable[..., Grads]:
+    """The shipped layer with the gate form and row threads fixed (None: as shipped, chosen here),
+    and the one-sequence path on or off."""
 
     def train_step(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: np.ndarray) -> Grads:
         if form is None:
-            with rows.row_threads(threads):
+            with rows.row_threads(threads), single_path(single):
                 return _shipped(x, h0, c0, w, dy)
         before = activation.chosen_form(x.dtype)
         activation.set_gate_form(form, x.dtype)
         try:
-            with rows.row_threads(threads):
+            with rows.row_threads(threads), single_path(single):
                 return _shipped(x, h0, c0, w, dy)
         finally:
             activation.set_gate_form(before, x.dtype)  # back to the shipped choice (None: not made yet)
@@ -190,9 +199,10 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, Weights, np.nd
     "input_gemm": _input_gemm,
     "grads_after_loop": _grads_after_loop,
     "fused_gates": _fused_gates,
-    "buffers": _layer("tanh", 1),
-    "exp_gates": _layer("exp", 1),
-    "row_threads": _layer("exp", None),
+    "buffers": _layer("tanh", 1, single=False),
+    "exp_gates": _layer("exp", 1, single=False),
+    "row_threads": _layer("exp", None, single=False),
+    "one_sequence": _layer("exp", None),
     "shipped": _layer(None, None),
 }
 """Name -> ``train_step(x, h0, c0, (W_ih, W_hh, b_ih, b_hh), dy)`` returning ``y``, ``dx``,

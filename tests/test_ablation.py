@@ -9,10 +9,11 @@ from benchmarks.variants import VARIANTS
 from tests.strategies import random_layer_weights
 
 
+@pytest.mark.parametrize("N", [1, 3])  # N = 1: one_sequence and shipped take single.py, the others not
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_variant_equals_shipped_layer(name: str) -> None:
+def test_variant_equals_shipped_layer(name: str, N: int) -> None:
     rng = np.random.default_rng(3)
-    T, N, I, H = 5, 3, 4, 6
+    T, I, H = 5, 4, 6
     x = rng.standard_normal((T, N, I))  # (T, N, I)
     h0 = rng.standard_normal((N, H))
     c0 = rng.standard_normal((N, H))

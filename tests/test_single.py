@@ -3,10 +3,6 @@ and as the general fused layer, forward and backward, and taken exactly where it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from unittest import mock
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -14,17 +10,10 @@ from hypothesis import strategies as st
 
 from numpy_lstm.functional import layer_backward, layer_forward, textbook_backward, textbook_forward
 from numpy_lstm.functional.layer import LayerCache
-from numpy_lstm.functional.single import MAX_WEIGHT_BYTES, SingleCache, fits
+from numpy_lstm.functional.single import MAX_WEIGHT_BYTES, SingleCache, fits, set_single_path, single_path
 from tests.strategies import random_layer_weights
 
 GRAD_NAMES = ("dx", "dh0", "dc0", "dW_ih", "dW_hh", "db", "dW_hr")
-
-
-@contextmanager
-def general_layer_only() -> Iterator[None]:
-    """``layer_forward`` with the one-sequence path switched off: the general fused layer."""
-    with mock.patch("numpy_lstm.functional.layer.fits", return_value=False):
-        yield
 
 
 def one_sequence(rng: np.random.Generator, T: int, I: int, H: int, bias: bool):
@@ -43,7 +32,7 @@ def test_one_sequence_equals_cell_loop_and_general_layer(T, I, H, bias, seed):
     y, h_n, c_n, cache = layer_forward(x, h0, c0, *W)
     assert isinstance(cache, SingleCache), "one sequence without projection takes the one-sequence path"
     g = layer_backward(dy, dh_n, dc_n, cache)
-    with general_layer_only():
+    with single_path(False):  # the general fused layer
         y_gen, h_gen, c_gen, cache_gen = layer_forward(x, h0, c0, *W)
     assert isinstance(cache_gen, LayerCache)
     g_gen = layer_backward(dy, dh_n, dc_n, cache_gen)
@@ -138,3 +127,21 @@ def test_a_shorter_sequence_still_matches_the_cell_loop():
     np.testing.assert_array_equal(y[4:], 0)
     np.testing.assert_allclose(h_n, h_ref, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(c_n, c_ref, rtol=1e-12, atol=1e-13)
+
+
+def test_the_switch_sends_one_sequence_to_the_general_layer():
+    rng = np.random.default_rng(7)
+    W, x, h0, c0, *_ = one_sequence(rng, 3, 2, 3, True)
+    with single_path(False):
+        assert isinstance(layer_forward(x, h0, c0, *W)[3], LayerCache)
+        with single_path(True):
+            assert isinstance(layer_forward(x, h0, c0, *W)[3], SingleCache)
+        assert not fits(3, 1, 2, 3, 8)
+    assert isinstance(layer_forward(x, h0, c0, *W)[3], SingleCache), "the block restores the setting"
+    with pytest.raises(TypeError, match="expected True or False"):
+        set_single_path("no")  # type: ignore[arg-type]
+    try:
+        set_single_path(False)
+        assert isinstance(layer_forward(x, h0, c0, *W)[3], LayerCache)
+    finally:
+        set_single_path(True)

@@ -3,7 +3,8 @@ r"""One direction of one layer over ONE sequence (``N = 1``): the fewest NumPy c
 The numbers are those of :mod:`numpy_lstm.functional.cell` (equations and backward derivation
 there) and of :mod:`.layer`; ``tests/test_single.py`` proves all three agree.  :func:`.layer_forward`
 and :func:`.layer_backward` come here by themselves for one sequence with all ``T`` steps valid, no
-projection, and weights that fit in cache (:func:`fits`).
+projection, and weights that fit in cache (:func:`fits`); ``with single_path(False):`` (or
+:func:`set_single_path`) sends every call to the general layer instead (the ablation does).
 
 Why a path of its own: with one sequence of a small model (the next-token example: ``T = 20``,
 ``I = 4``, ``H = 50``) the arithmetic is nothing and the time is the fixed cost of each NumPy call
@@ -59,6 +60,8 @@ one GEMM gives every weight gradient at once: ``D[:T, 2H:6H].T @ Z[:T]`` is ``(4
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -67,7 +70,7 @@ import numpy as np
 from numpy_lstm.functional.activation import gate_scale
 from numpy_lstm.functional.gate_order import private_gate_rows
 
-__all__ = ["SingleCache", "fits", "single_backward", "single_forward"]
+__all__ = ["SingleCache", "fits", "set_single_path", "single_backward", "single_forward", "single_path"]
 
 MAX_WEIGHT_BYTES = 1 << 20
 """Largest ``W_aug`` (``5H * K`` values) for this path.  Beyond it the GEMVs, which read the input
@@ -90,9 +93,31 @@ class SingleCache(NamedTuple):
         return self.A[:-1, None, : 4 * self.tanh_c.shape[1]]
 
 
+_setting = {"on": True}
+
+
+def set_single_path(on: bool) -> None:
+    """``False`` sends one sequence to the general layer too; ``True`` (the default) back here."""
+    if not isinstance(on, bool):
+        raise TypeError(f"set_single_path: expected True or False, got {on!r}")
+    _setting["on"] = on
+
+
+@contextmanager
+def single_path(on: bool) -> Iterator[None]:
+    """``with single_path(False): ...``: the setting of :func:`set_single_path` for a block only."""
+    before = _setting["on"]
+    set_single_path(on)
+    try:
+        yield
+    finally:
+        _setting["on"] = before
+
+
 def fits(T: int, N: int, I: int, H: int, itemsize: int) -> bool:
-    """Whether this path takes a layer of these sizes (one sequence, weights within the bound)."""
-    return N == 1 and 5 * H * (I + 1 + H) * itemsize <= MAX_WEIGHT_BYTES
+    """Whether this path takes a layer of these sizes (one sequence, weights within the bound), and
+    it is switched on."""
+    return N == 1 and _setting["on"] and 5 * H * (I + 1 + H) * itemsize <= MAX_WEIGHT_BYTES
 
 
 @lru_cache(maxsize=64)
