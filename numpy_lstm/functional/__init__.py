@@ -4,6 +4,7 @@
 - :mod:`.textbook`   the per-step loop of cells that tutorials show (reference and benchmark baseline)
 - :mod:`.layer`      one direction of one layer over a sequence, fused for speed (training)
 - :mod:`.inference`  the same forward without a cache, in a feature-major layout
+- :mod:`.single`     one sequence (N = 1): one row per step, the fewest NumPy calls (training, inference)
 - :mod:`.gate_order` the private gate order of the fast paths and the helper that prepares weights
 - :mod:`.activation` the tanh or exp form of the gate activations, chosen per machine
 - :mod:`.rows`       the batch split across threads (optional: needs threadpoolctl)

@@ -173,7 +173,8 @@ def single_forward(
     else:
         Wt[: 4 * H, I] = 0
     Wt[: 4 * H, I + 1 :] = W_hh
-    Wt[4 * H :] = eye
+    if keep_cache:
+        Wt[4 * H :] = eye  # only backward reads this block
     W_fwd = np.empty((K, 4 * H), dtype)  # (K, 4H) C order: W.T, private order, scaled
     np.multiply(Wt[private].T, scale, out=W_fwd)
 
