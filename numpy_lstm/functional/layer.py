@@ -125,7 +125,7 @@ def layer_forward(
     W_hr: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
     keep_cache: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, LayerCache | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LayerCache | SingleCache | None]:
     """Run one direction of one layer over ``x (T, N, I)`` from ``h0 (N, H_out)``, ``c0 (N, H)``.
 
     Weights are in PyTorch's layout and gate order.  Returns ``y (T, N, H_out)``,
@@ -299,7 +299,7 @@ def _chunk_steps(N: int, H: int, itemsize: int, nbytes: int) -> int:
 
 
 def layer_backward(
-    dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: LayerCache
+    dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: LayerCache | SingleCache
 ) -> LayerGrads:
     """Backpropagation through time for :func:`layer_forward`.
 
