@@ -81,21 +81,6 @@ def _controller() -> Any:
     return _state["controller"]
 
 
-def _wanted() -> int:
-    n = _setting["threads"]
-    if n is None:
-        env = os.environ.get(ENV_VAR, "").strip()
-        if env:
-            if not env.isdigit() or int(env) < 1:
-                raise ValueError(f"{ENV_VAR}: expected a positive integer, got {env!r}")
-            n = int(env)
-    ctl = _controller()
-    if ctl is None:
-        return 1
-    blas = min(lib.num_threads for lib in ctl.lib_controllers)  # read now: a caller may have limited it
-    return blas if n is None else n
-
-
 def splittable(N: int, width: int, itemsize: int) -> bool:
     """Whether a batch of ``N`` rows with ``width`` gate values per row and step is large enough to
     be cut into :data:`ROW_BLOCKS` blocks of at least :data:`MIN_BLOCK_BYTES` of gates per step."""
