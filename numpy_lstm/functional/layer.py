@@ -27,8 +27,8 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    views (``acts[t]``, its gate blocks, ``h[t]``...) are made before the loop by ``list(array)``,
    which iterates the first axis in C, and the GEMMs use ``np.dot`` (half the call overhead of
    ``np.matmul`` on small operands) into a C-contiguous copy of ``W_hh.T``.
-5. **Weight and input gradients out of the loop**, as one GEMM each over a chunk of steps (at least
-   512 rows of ``T*N``, about 2 MiB of ``dA``, so ``dA`` is never held for all ``T`` steps):
+5. **Weight and input gradients out of the loop**, as one GEMM each over a chunk of steps (about
+   2 MiB of ``dA``, at least 512 rows of ``T*N``), so that ``dA`` is never held for all ``T`` steps:
    ``dW_ih += dA.T @ X``, ``dW_hh += dA.T @ H_prev``, ``dx = dA @ W_ih``, ``db += dA.sum``.
    The loop itself does only the recurrent ``dA[t] @ W_hh``.
 6. **Local derivatives for many steps at once.**  Every factor of the backward that does not
@@ -114,7 +114,6 @@ _DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
 _GEMM_PARTS = 4  # the gradient GEMMs after the loop, in this many parts where rows may be split
 _GRADIENT_CHUNK_BYTES = 2 << 20  # dA held for about this many bytes of steps at a time ...
 _GRADIENT_CHUNK_ROWS = 512  # ... but at least this many rows (steps * N): GEMMs of a good size
-_TORCH_BLOCK = (3, 0, 1, 2)  # PyTorch's gate block of each private block o, i, f, g
 
 
 def layer_forward(
@@ -315,8 +314,7 @@ def layer_backward(
         dy = zero_padding(dy, lengths)  # padded outputs are constants: no gradient
     ends = ends_by_step(lengths, T, N) if lengths is not None else {}
     rows_per_chunk = max(_GRADIENT_CHUNK_ROWS, _GRADIENT_CHUNK_BYTES // (4 * H * dtype.itemsize))
-    n_chunks = -(-T * N // rows_per_chunk)  # ceil
-    G = -(-T // n_chunks)  # steps per chunk, the chunks as even as T allows
+    G = -(-T // -(-T * N // rows_per_chunk))  # steps per chunk: ceil(T / chunks), the chunks as even as T allows
 
     dA = np.empty((G, N, 4 * H), dtype=dtype)  # dLoss/da of one chunk of steps, private order
     if lengths is None:  # every final state was produced at the last step
@@ -367,8 +365,9 @@ def layer_backward(
             dot(DA[j], Wp_hh, out=dh_r)  # dh_prev = da @ W_hh            (a = ... + h_prev @ W_hh.T)
 
     # Weight and input gradients, one GEMM each per chunk of steps (trick 5), written straight into
-    # PyTorch's gate order (private gate block b is PyTorch's block _TORCH_BLOCK[b]); with row
-    # blocks, each thread computes a slice of every output (rows of dx, gate blocks of the rest).
+    # PyTorch's gate order: private o | i | f | g is PyTorch's i | f | g | o rolled by one block, so
+    # two GEMMs (o; i | f | g) need no reordering.  With row blocks, each thread computes a slice of
+    # every output (rows of dx, gate blocks of the rest).
     dx = np.empty((T, N, I), dtype=dtype)  # a = x @ W_ih.T + ...
     dW_ih = np.empty((4 * H, I), dtype=dtype)  # PyTorch order
     dW_hh = np.empty((4 * H, H_out), dtype=dtype)
@@ -383,13 +382,17 @@ def layer_backward(
         dA2, H2 = dA[: s1 - s0].reshape(nN, 4 * H), h[s0:s1].reshape(nN, H_out)  # (nN, 4H), (nN, H_out)
         r0, r1 = nN * j // k, nN * (j + 1) // k  # rows of dx
         np.matmul(dA2[r0:r1], Wp_ih, out=dx.reshape(T * N, I)[s0 * N + r0 : s0 * N + r1])  # dx = dA @ W_ih
-        for b in range(4 * j // k, 4 * (j + 1) // k):  # private gate blocks of this part
-            dA_b, rows = dA2[:, b * H : (b + 1) * H], slice(_TORCH_BLOCK[b] * H, (_TORCH_BLOCK[b] + 1) * H)
+        b0, b1 = 4 * j // k, 4 * (j + 1) // k  # private gate blocks of this part
+        for p0, p1 in ((b0, min(b1, 1)), (max(b0, 1), b1)):  # o, then i | f | g: contiguous in PyTorch's order
+            if p0 >= p1:
+                continue
+            dA_b = dA2[:, p0 * H : p1 * H]  # (nN, (p1-p0) H)
+            rows = slice((p0 + 3) % 4 * H, (p0 + 3) % 4 * H + (p1 - p0) * H)  # o -> 3H:4H; i, f, g -> 0:3H
             for dW, M in ((dW_ih, X2), (dW_hh, H2)):  # dW_ih = dA.T @ x, dW_hh = dA.T @ h_prev
                 if s1 == T:  # the first chunk done: written in place
                     np.matmul(dA_b.T, M, out=dW[rows])
                 else:
-                    part = acc[: H * M.shape[1]].reshape(H, M.shape[1])  # (H, I) or (H, H_out)
+                    part = acc[: (p1 - p0) * H * M.shape[1]].reshape((p1 - p0) * H, M.shape[1])  # scratch
                     np.matmul(dA_b.T, M, out=part)
                     dW[rows] += part
             if db is not None:  # db = dA summed over steps and rows
@@ -400,7 +403,8 @@ def layer_backward(
 
     blocks = row_blocks(N, 4 * H, dtype.itemsize)
     parts = _GEMM_PARTS if splittable(N, 4 * H, dtype.itemsize) else 1  # the same with threads or not
-    accs = [np.empty(H * max(I, H_out), dtype=dtype) for _ in blocks]  # (H * max(I, H_out),) each
+    most = min(3, -(-4 // parts)) * H * max(I, H_out)  # the largest GEMM output of a part
+    accs = [np.empty(most, dtype=dtype) for _ in blocks]  # scratch per thread for the sums over chunks
     with blas_held() if len(blocks) > 1 else nullcontext():
         for s1 in range(T, 0, -G):
             s0 = max(0, s1 - G)
