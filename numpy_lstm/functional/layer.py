@@ -404,7 +404,7 @@ def layer_backward(
     blocks = row_blocks(N, 4 * H, dtype.itemsize)
     parts = _GEMM_PARTS if splittable(N, 4 * H, dtype.itemsize) else 1  # the same with threads or not
     most = min(3, -(-4 // parts)) * H * max(I, H_out)  # the largest GEMM output of a part
-    accs = [np.empty(most, dtype=dtype) for _ in blocks]  # scratch per thread for the sums over chunks
+    accs = [np.empty(most if G < T else 0, dtype=dtype) for _ in blocks]  # per thread: sums over chunks
     with blas_held() if len(blocks) > 1 else nullcontext():
         for s1 in range(T, 0, -G):
             s0 = max(0, s1 - G)
