@@ -38,5 +38,18 @@ def test_backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
     assert bound < full_dA + dx  # the bound would catch a dA of all T steps
     extra = (peak - held) / 2**20
     assert peak - held < bound, f"backward took {extra:.1f} MiB over the caches, bound {bound / 2**20:.1f}"
-    caches = T * N * (4 * H + 3 * H) * item * L  # acts, c, tanh(c) of both layers (h besides)
+    caches = T * N * (4 * H + 2 * H) * item * L  # acts, c, tanh(c) of both layers (x, h besides)
     assert held - after > caches, "the caches were not freed by backward"
+
+
+def test_cache_does_not_hold_the_output_without_projection() -> None:
+    """Backward remakes ``h = o * tanh(c)`` per chunk, so the cache keeps ``h_0`` alone: the layer's
+    output (the module's, or the concatenation of directions) is not held twice until backward."""
+    rng = np.random.default_rng(0)
+    T, N, I, H = 6, 3, 4, 5
+    W_ih, W_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H))
+    x, h0, c0 = rng.standard_normal((T, N, I)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    y, _, _, cache = layer.layer_forward(x, h0, c0, W_ih, W_hh)
+    assert cache.h.shape == (1, N, H)
+    assert not np.shares_memory(y, cache.h) and not np.shares_memory(h0, cache.h)
+    np.testing.assert_array_equal(cache.h[0], h0)

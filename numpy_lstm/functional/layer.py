@@ -85,7 +85,8 @@ class LayerCache(NamedTuple):
     """What :func:`layer_backward` needs from :func:`layer_forward`.  Gate blocks in private order."""
 
     x: np.ndarray  # (T, N, I)        layer input
-    h: np.ndarray  # (T+1, N, H_out)  h[0] = h_0, h[t+1] = output of step t
+    h: np.ndarray  # (T+1, N, H_out)  h[0] = h_0, h[t+1] = output of step t; without projection only
+    #                  h[:1] (1, N, H): backward remakes h[t+1] = o * tanh(c), so the output is not held
     c: np.ndarray  # (T+1, N, H)      c[0] = c_0
     acts: np.ndarray  # (T, N, 4H)       activated gates o | i | f | g
     tanh_c: np.ndarray  # (T, N, H)
@@ -246,7 +247,8 @@ def layer_forward(
         y = zero_padding(y, lengths)  # zero past each sequence's end
     if not keep_cache:
         return y, h_n, c_n, None
-    cache = LayerCache(x, h, c, acts, tanh_c, m, gw.W_ih, gw.W_hh, W_hr, b_ih is not None, lengths)
+    h_kept = h if W_hr is not None else h[:1].copy()  # (T+1 or 1, N, H_out) see LayerCache.h
+    cache = LayerCache(x, h_kept, c, acts, tanh_c, m, gw.W_ih, gw.W_hh, W_hr, b_ih is not None, lengths)
     return y, h_n, c_n, cache
 
 
@@ -374,12 +376,12 @@ def layer_backward(
     db = np.empty(4 * H, dtype=dtype) if has_bias else None
     dW_hr = np.zeros(W_hr.shape, dtype=dtype) if W_hr is not None else None  # (P, H)
 
-    def gemms(j: int, k: int, s0: int, s1: int, X2: np.ndarray, acc: np.ndarray) -> None:
+    def gemms(j: int, k: int, s0: int, s1: int, X2: np.ndarray, H2: np.ndarray, acc: np.ndarray) -> None:
         """Part ``j`` of ``k`` of the gradient GEMMs of steps ``s0 .. s1-1`` (the parts are fixed by
         the sizes alone, so that the results do not depend on how many threads share them);
         ``acc`` is this thread's scratch for the sums over chunks."""
         nN = (s1 - s0) * N
-        dA2, H2 = dA[: s1 - s0].reshape(nN, 4 * H), h[s0:s1].reshape(nN, H_out)  # (nN, 4H), (nN, H_out)
+        dA2 = dA[: s1 - s0].reshape(nN, 4 * H)  # (nN, 4H)
         r0, r1 = nN * j // k, nN * (j + 1) // k  # rows of dx
         np.matmul(dA2[r0:r1], Wp_ih, out=dx.reshape(T * N, I)[s0 * N + r0 : s0 * N + r1])  # dx = dA @ W_ih
         b0, b1 = 4 * j // k, 4 * (j + 1) // k  # private gate blocks of this part
@@ -404,20 +406,31 @@ def layer_backward(
     blocks = row_blocks(N, 4 * H, dtype.itemsize)
     parts = _GEMM_PARTS if splittable(N, 4 * H, dtype.itemsize) else 1  # the same with threads or not
     most = min(3, -(-4 // parts)) * H * max(I, H_out)  # the largest GEMM output of a part
+    h_prev = np.empty((G if h.shape[0] == 1 else 0, N, H_out), dtype=dtype)  # h_prev of a chunk, remade
     accs = [np.empty(most if G < T else 0, dtype=dtype) for _ in blocks]  # per thread: sums over chunks
     with blas_held() if len(blocks) > 1 else nullcontext():
         for s1 in range(T, 0, -G):
             s0 = max(0, s1 - G)
             X2 = x[s0:s1].reshape((s1 - s0) * N, I)  # (nN, I) a copy only where x is a reversed view
+            if h.shape[0] > 1:
+                H2 = h[s0:s1].reshape((s1 - s0) * N, H_out)  # (nN, H_out) h_prev of the chunk
+            else:  # h_prev remade, the product forward made: h[t] = o[t-1] * tanh(c[t-1])
+                hp = h_prev[: s1 - s0]  # (n, N, H)
+                if s0 == 0:
+                    hp[0] = h[0]
+                else:
+                    np.multiply(acts[s0 - 1, :, :H], tanh_c[s0 - 1], out=hp[0])
+                np.multiply(acts[s0 : s1 - 1, :, :H], tanh_c[s0 : s1 - 1], out=hp[1:])
+                H2 = hp.reshape((s1 - s0) * N, H_out)  # (nN, H)
             if len(blocks) == 1:
                 rows_loop(0, N, s0, s1)
                 for j in range(parts):
-                    gemms(j, parts, s0, s1, X2, accs[0])
+                    gemms(j, parts, s0, s1, X2, H2, accs[0])
             else:
                 kb = len(blocks)
                 run_parallel([partial(rows_loop, n0, n1, s0, s1) for n0, n1 in blocks])
                 shares = [range(w, parts, kb) for w in range(kb)]  # each thread's parts
-                run_parallel([partial(_each, gemms, js, parts, s0, s1, X2, accs[w]) for w, js in enumerate(shares)])
+                run_parallel([partial(_each, gemms, js, parts, s0, s1, X2, H2, accs[w]) for w, js in enumerate(shares)])
             if dW_hr is not None:  # dW_hr = dh_total.T @ m        (h = m @ W_hr.T)
                 n = s1 - s0
                 dW_hr += dh_total[:n].reshape(n * N, H_out).T @ m[s0:s1].reshape(n * N, H)  # (P, H)
