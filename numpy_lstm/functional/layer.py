@@ -76,6 +76,7 @@ from numpy_lstm.functional.activation import gate_form
 from numpy_lstm.functional.gate_order import gate_weights
 from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
+from numpy_lstm.functional.local_derivatives import local_derivatives
 from numpy_lstm.functional.rows import blas_held, row_blocks, run_parallel, splittable
 
 __all__ = ["LayerCache", "LayerGrads", "layer_backward", "layer_forward", "reverse_time", "zero_padding"]
@@ -264,30 +265,6 @@ def _errstate_ignore_over(fn: Callable[[int, int], None], n0: int, n1: int) -> N
         fn(n0, n1)
 
 
-def _local_derivatives(cache: LayerCache, d: np.ndarray, k: np.ndarray, t0: int, t1: int, n0: int, n1: int) -> None:
-    """Fill ``d (t1-t0, R, 4H)`` (the slice of ``dA`` for steps ``t0 .. t1-1``, rows ``n0 .. n1-1``)
-    with the factors of trick 6 (module docstring), and ``k (t1-t0, R, H)``, in large calls.
-    Private order o | i | f | g; ``s(1-s)`` is sigmoid's derivative, ``1 - g^2`` tanh's.
-    """
-    H = cache.tanh_c.shape[2]
-    acts = cache.acts[t0:t1, n0:n1]  # (n, R, 4H)
-    tanh_c = cache.tanh_c[t0:t1, n0:n1]  # (n, R, H)
-    o, i, f, g = (acts[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, R, H) views
-    d_sig = d[:, :, : 3 * H]  # (n, R, 3H)  o | i | f
-    d_o, d_i, d_f, d_g = (d[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, R, H) views
-    np.subtract(1.0, acts[:, :, : 3 * H], out=d_sig)
-    d_sig *= acts[:, :, : 3 * H]  # s(1-s) for o, i, f
-    d_o *= tanh_c  # do/dm = tanh(c)                              m = o * tanh(c)
-    d_i *= g  # di/dc = g                                         c = f*c_prev + i*g
-    d_f *= cache.c[t0:t1, n0:n1]  # df/dc = c_prev
-    np.multiply(g, g, out=d_g)
-    np.subtract(1.0, d_g, out=d_g)
-    d_g *= i  # dg/dc = i, times tanh' = 1 - g^2
-    np.multiply(tanh_c, tanh_c, out=k)
-    np.subtract(1.0, k, out=k)
-    k *= o  # dm/dc = o * (1 - tanh(c)^2)                         m = o * tanh(c)
-
-
 def _chunk_steps(N: int, H: int, itemsize: int, nbytes: int) -> int:
     """Steps per chunk of work done for many steps at once: about ``nbytes`` of gates, so that a
     chunk is still in cache when the loop reaches it, yet small sizes need few calls."""
@@ -347,7 +324,8 @@ def layer_backward(
         for t in range(s1 - 1, s0 - 1, -1):
             if t < t0:  # local derivatives of the next chunk of steps, all at once (trick 6)
                 t0 = max(s0, t + 1 - chunk)
-                _local_derivatives(cache, dA_r[t0 - s0 : t + 1 - s0], K[: t + 1 - t0], t0, t + 1, n0, n1)
+                d, kc = dA_r[t0 - s0 : t + 1 - s0], K[: t + 1 - t0]  # (n, R, 4H), (n, R, H)
+                local_derivatives(acts, tanh_c, c, d, kc, t0, t + 1, n0, n1)
             k, j = Ks[t - t0], t - s0  # (R, H); step t's index in the chunk
             if t in block_ends:  # the final state of these rows was produced here
                 r = block_ends[t]
