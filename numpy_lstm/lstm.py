@@ -391,6 +391,7 @@ class LSTM(Module):
     # --- backward --------------------------------------------------------------------------------
     def backward(self, d_output: Any, dhx: Any = None) -> tuple[np.ndarray, State]:
         """Backpropagate through the last forward call; add parameter gradients into ``grads``.
+        Once per forward: each layer's cache is freed as soon as its backward is done.
 
         ``d_output`` has the output's shape; ``dhx = (dh_n, dc_n)`` or None for zeros.  Returns
         ``dx`` in the input's layout and ``(dh_0, dc_0)`` in ``hx``'s shapes.
@@ -403,10 +404,17 @@ class LSTM(Module):
                     "cache; run forward outside no_grad to backpropagate"
                 )
             raise RuntimeError("LSTM.backward called before forward: there is nothing to backpropagate")
+        if any(cache is None for cache in rec.caches):
+            raise RuntimeError(
+                "LSTM.backward: a backward already ran through the last forward and freed its caches "
+                "(each layer's as soon as its backward was done, as PyTorch frees its graph); run "
+                "forward again to backpropagate again"
+            )
         dout, dh_n, dc_n = self.prepare_grads(d_output, dhx, rec.T, rec.N, rec.unbatched, rec.batch_first)
         back = layer_backward if rec.N else empty_layer_backward
         dx, dh0, dc0 = stack_backward(
-            dout, dh_n, dc_n, rec.caches, rec.masks, self.num_directions, back, self._accumulate, rec.lengths
+            dout, dh_n, dc_n, rec.caches, rec.masks, self.num_directions, back, self._accumulate, rec.lengths,
+            free=True,
         )  # (T, N, I), (D*L, N, H_out), (D*L, N, H)
         if rec.unbatched:
             return dx[:, 0], (dh0[:, 0], dc0[:, 0])

@@ -102,11 +102,14 @@ def stack_backward(
     layer_back: LayerBackward,
     collect: Callable[[int, Any], None],
     lengths: np.ndarray | None = None,
+    free: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward of :func:`stack_forward` for ``dout (T, N, D*H_out)`` and ``dh_n``/``dc_n``.
 
     Calls ``collect(k * D + d, grads)`` with each layer-direction's result (in that direction's step
-    order) as soon as it is made, and returns ``dx (T, N, I)``, ``dh0``, ``dc0``.
+    order) as soon as it is made, and returns ``dx (T, N, I)``, ``dh0``, ``dc0``.  With ``free``,
+    ``caches`` (a list) gives up each cache (its entry set to None) as soon as its backward is
+    done, so that the lower layers' backward runs without the upper layers' caches in memory.
     """
     D = num_directions
     L = len(caches) // D
@@ -114,8 +117,8 @@ def stack_backward(
     dh0 = np.empty_like(dh_n)  # (L*D, N, H_out)
     dc0 = np.empty_like(dc_n)  # (L*D, N, H)
     for k in range(L - 1, -1, -1):
-        if masks[k] is not None:
-            dout = dout * masks[k]  # (T, N, D*H_out) through the dropout of layer k's output
+        if masks[k] is not None:  # dout is then layer k+1's dx, made here: scaled in place
+            dout *= masks[k]  # (T, N, D*H_out) through the dropout of layer k's output
         dx = None
         for d in range(D):
             idx = k * D + d
@@ -123,10 +126,16 @@ def stack_backward(
             if d == 1:
                 dy = reverse_time(dy, lengths)  # this direction's step order
             g = layer_back(dy, dh_n[idx], dc_n[idx], caches[idx])
+            if free:
+                caches[idx] = None  # type: ignore[index]
             dxd = g.dx if d == 0 else reverse_time(g.dx, lengths)  # (T, N, I_k)
-            dx = dxd if dx is None else dx + dxd
+            if dx is None:
+                dx = dxd
+            else:
+                dx += dxd  # direction 0's dx, made by its backward: added to in place
             dh0[idx], dc0[idx] = g.dh0, g.dc0
             collect(idx, g)
+            del g, dxd  # this direction's weight gradients are not held through the next backward
         dout = dx  # the gradient on layer k's input is the upstream gradient of layer k-1
     return dout, dh0, dc0
 

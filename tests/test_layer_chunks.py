@@ -1,5 +1,5 @@
-"""The fast layer's chunked work (input projection and local derivatives for a few steps at a
-time) gives the textbook loop's numbers whatever the chunk size: the grid's sizes use chunks
+"""The fast layer's chunked work (input projection, local derivatives and gradient GEMMs for a few
+steps at a time) gives the textbook loop's numbers whatever the chunk size: the grid's sizes use chunks
 shorter than T, which the small sizes of the other tests never reach."""
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def test_chunked_layer_equals_textbook(monkeypatch: pytest.MonkeyPatch, chunk_st
     step_bytes = N * 4 * H * 8  # float64 gates of one step
     monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(layer, "_DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", chunk_steps * N)  # chunk_steps steps, or all T
     W_ih, W_hh, b_ih, b_hh, W_hr = random_layer_weights(rng, I, H, P)
     x = rng.standard_normal((T, N, I))  # (T, N, I)
     h0, c0 = rng.standard_normal((N, H_out)), rng.standard_normal((N, H))
@@ -77,6 +79,8 @@ def test_chunked_layer_with_lengths_matches_unchunked(
     step_bytes = N * 4 * H * 8
     monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(layer, "_DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", chunk_steps * N)
     y2, h2, c2, cache2 = layer_forward(x, h0, c0, *W, lengths=lengths)
     g2 = layer_backward(dy, dh_n, dc_n, cache2)
     for name, a, b in [("y", y2, y), ("h_n", h2, h_n), ("c_n", c2, c_n)] + [

@@ -193,6 +193,11 @@ def test_backward_accumulates_and_zero_grad_resets():
     out, _ = m(x)
     m.backward(np.ones_like(out))
     once = {k: g.copy() for k, g in m.grads.items()}
+    with pytest.raises(RuntimeError, match="run forward again"):  # the caches were freed, as torch's graph
+        m.backward(np.ones_like(out))
+    for k in once:
+        np.testing.assert_array_equal(m.grads[k], once[k], err_msg=f"a refused backward added to {k}")
+    m(x)
     m.backward(np.ones_like(out))
     for k in once:
         np.testing.assert_allclose(m.grads[k], 2 * once[k], rtol=1e-15)

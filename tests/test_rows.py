@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from numpy_lstm.functional import layer_backward, layer_forward, rows
+from numpy_lstm.functional import layer, layer_backward, layer_forward, rows
 from tests.strategies import random_layer_weights
 
 
@@ -22,10 +22,13 @@ def _run(x, h0, c0, W, lengths, dy, dh_n, dc_n):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("proj", [False, True])
 @pytest.mark.parametrize("with_lengths", [False, True])
+@pytest.mark.parametrize("grad_chunk_steps", [2, 100])
 def test_results_are_identical_whatever_the_thread_count(
-    monkeypatch: pytest.MonkeyPatch, dtype: type, proj: bool, with_lengths: bool
+    monkeypatch: pytest.MonkeyPatch, dtype: type, proj: bool, with_lengths: bool, grad_chunk_steps: int
 ) -> None:
     monkeypatch.setattr(rows, "MIN_BLOCK_BYTES", 1)  # split even these small sizes
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)  # gradient GEMMs per chunk of steps too
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", grad_chunk_steps * 9)
     rng = np.random.default_rng(11)
     T, N, I, H = 7, 9, 6, 8
     P = 3 if proj else 0

@@ -27,8 +27,9 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    views (``acts[t]``, its gate blocks, ``h[t]``...) are made before the loop by ``list(array)``,
    which iterates the first axis in C, and the GEMMs use ``np.dot`` (half the call overhead of
    ``np.matmul`` on small operands) into a C-contiguous copy of ``W_hh.T``.
-5. **Weight and input gradients after the loop**, as one GEMM each over all ``T*N`` rows:
-   ``dW_ih = dA.T @ X``, ``dW_hh = dA.T @ H_prev``, ``dx = dA @ W_ih``, ``db = dA.sum``.
+5. **Weight and input gradients out of the loop**, as one GEMM each over a chunk of steps (about
+   2 MiB of ``dA``, at least 512 rows of ``T*N``), so that ``dA`` is never held for all ``T`` steps:
+   ``dW_ih += dA.T @ X``, ``dW_hh += dA.T @ H_prev``, ``dx = dA @ W_ih``, ``db += dA.sum``.
    The loop itself does only the recurrent ``dA[t] @ W_hh``.
 6. **Local derivatives for many steps at once.**  Every factor of the backward that does not
    depend on the incoming gradient is computed for a chunk of steps (about 256 KiB of gates, so
@@ -67,15 +68,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from numpy_lstm.functional.activation import gate_form
-from numpy_lstm.functional.gate_order import gate_weights, torch_gate_rows
+from numpy_lstm.functional.gate_order import gate_weights
 from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
-from numpy_lstm.functional.rows import row_blocks, run_parallel, splittable
+from numpy_lstm.functional.local_derivatives import local_derivatives
+from numpy_lstm.functional.rows import blas_held, row_blocks, run_parallel, splittable
 from numpy_lstm.functional.single import SingleCache, fits, single_backward, single_forward
 
 __all__ = ["LayerCache", "LayerGrads", "layer_backward", "layer_forward", "reverse_time", "zero_padding"]
@@ -85,7 +87,8 @@ class LayerCache(NamedTuple):
     """What :func:`layer_backward` needs from :func:`layer_forward`.  Gate blocks in private order."""
 
     x: np.ndarray  # (T, N, I)        layer input
-    h: np.ndarray  # (T+1, N, H_out)  h[0] = h_0, h[t+1] = output of step t
+    h: np.ndarray  # (T+1, N, H_out)  h[0] = h_0, h[t+1] = output of step t; without projection only
+    #                  h[:1] (1, N, H): backward remakes h[t+1] = o * tanh(c), so the output is not held
     c: np.ndarray  # (T+1, N, H)      c[0] = c_0
     acts: np.ndarray  # (T, N, 4H)       activated gates o | i | f | g
     tanh_c: np.ndarray  # (T, N, H)
@@ -112,6 +115,8 @@ class LayerGrads(NamedTuple):
 _PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
 _DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
 _GEMM_PARTS = 4  # the gradient GEMMs after the loop, in this many parts where rows may be split
+_GRADIENT_CHUNK_BYTES = 2 << 20  # dA held for about this many bytes of steps at a time ...
+_GRADIENT_CHUNK_ROWS = 512  # ... but at least this many rows (steps * N): GEMMs of a good size
 
 
 def layer_forward(
@@ -247,49 +252,21 @@ def layer_forward(
         y = zero_padding(y, lengths)  # zero past each sequence's end
     if not keep_cache:
         return y, h_n, c_n, None
-    cache = LayerCache(x, h, c, acts, tanh_c, m, gw.W_ih, gw.W_hh, W_hr, b_ih is not None, lengths)
+    h_kept = h if W_hr is not None else h[:1].copy()  # (T+1 or 1, N, H_out) see LayerCache.h
+    cache = LayerCache(x, h_kept, c, acts, tanh_c, m, gw.W_ih, gw.W_hh, W_hr, b_ih is not None, lengths)
     return y, h_n, c_n, cache
 
 
-def _each(fn: Callable[[int, int], None], js: range, k: int) -> None:
-    """``fn(j, k)`` for each ``j`` in ``js``: one thread's share of the parts."""
+def _each(fn: Callable[..., None], js: range, k: int, *args: Any) -> None:
+    """``fn(j, k, *args)`` for each ``j`` in ``js``: one thread's share of the parts."""
     for j in js:
-        fn(j, k)
+        fn(j, k, *args)
 
 
 def _errstate_ignore_over(fn: Callable[[int, int], None], n0: int, n1: int) -> None:
     """``fn(n0, n1)`` on a worker thread with overflow ignored (NumPy's error state is per thread)."""
     with np.errstate(over="ignore"):
         fn(n0, n1)
-
-
-def _local_derivatives(
-    cache: LayerCache, dA: np.ndarray, K: np.ndarray, t0: int, t1: int, n0: int, n1: int
-) -> None:
-    """Fill ``dA[t0:t1, n0:n1]`` with the factors of trick 6 (module docstring), and ``K[:t1-t0]``.
-
-    Steps ``t0 .. t1-1`` of rows ``n0 .. n1-1`` at once, in large calls.  Private order o | i | f | g;
-    ``s(1-s)`` is sigmoid's derivative, ``1 - g^2`` tanh's.
-    """
-    H = cache.tanh_c.shape[2]
-    acts = cache.acts[t0:t1, n0:n1]  # (n, R, 4H)
-    tanh_c = cache.tanh_c[t0:t1, n0:n1]  # (n, R, H)
-    d = dA[t0:t1, n0:n1]  # (n, R, 4H)
-    k = K[: t1 - t0]  # (n, R, H)
-    o, i, f, g = (acts[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, R, H) views
-    d_sig = d[:, :, : 3 * H]  # (n, R, 3H)  o | i | f
-    d_o, d_i, d_f, d_g = (d[:, :, j * H : (j + 1) * H] for j in range(4))  # (n, R, H) views
-    np.subtract(1.0, acts[:, :, : 3 * H], out=d_sig)
-    d_sig *= acts[:, :, : 3 * H]  # s(1-s) for o, i, f
-    d_o *= tanh_c  # do/dm = tanh(c)                              m = o * tanh(c)
-    d_i *= g  # di/dc = g                                         c = f*c_prev + i*g
-    d_f *= cache.c[t0:t1, n0:n1]  # df/dc = c_prev
-    np.multiply(g, g, out=d_g)
-    np.subtract(1.0, d_g, out=d_g)
-    d_g *= i  # dg/dc = i, times tanh' = 1 - g^2
-    np.multiply(tanh_c, tanh_c, out=k)
-    np.subtract(1.0, k, out=k)
-    k *= o  # dm/dc = o * (1 - tanh(c)^2)                         m = o * tanh(c)
 
 
 def _chunk_steps(N: int, H: int, itemsize: int, nbytes: int) -> int:
@@ -306,8 +283,10 @@ def layer_backward(
     ``dy (T, N, H_out)`` is the gradient on every step's output, ``dh_n``/``dc_n`` those on the final
     states.  Each step applies the backward of ``cell.py`` term by term (see there), with the local
     derivatives computed beforehand (trick 6); ``dA[t]`` holds the gradient of the *true*
-    pre-activations ``a`` (not of the scaled ones used inside forward).  The cache is not modified,
-    so backward may run more than once.
+    pre-activations ``a`` (not of the scaled ones used inside forward).  The steps run in chunks
+    from the last (about :data:`_GRADIENT_CHUNK_BYTES` of ``dA`` each): after each chunk, its share of
+    the gradient GEMMs (trick 5) is added in, so that ``dA`` is held one chunk at a time, never for
+    all ``T`` steps.  The cache is not modified, so backward may run more than once.
     """
     if isinstance(cache, SingleCache):  # one sequence: single.py
         return LayerGrads(*single_backward(dy, dh_n, dc_n, cache))
@@ -319,87 +298,124 @@ def layer_backward(
     if lengths is not None and lengths.min() < T:
         dy = zero_padding(dy, lengths)  # padded outputs are constants: no gradient
     ends = ends_by_step(lengths, T, N) if lengths is not None else {}
+    rows_per_chunk = max(_GRADIENT_CHUNK_ROWS, _GRADIENT_CHUNK_BYTES // (4 * H * dtype.itemsize))
+    G = -(-T // -(-T * N // rows_per_chunk))  # steps per chunk: ceil(T / chunks), the chunks as even as T allows
 
-    dA = np.empty((T, N, 4 * H), dtype=dtype)  # dLoss/da per step, private order
+    dA = np.empty((G, N, 4 * H), dtype=dtype)  # dLoss/da of one chunk of steps, private order
     if lengths is None:  # every final state was produced at the last step
         dh, dc = dh_n.astype(dtype, copy=True), dc_n.astype(dtype, copy=True)  # (N, H_out), (N, H)
     else:
         dh, dc = np.zeros((N, H_out), dtype=dtype), np.zeros((N, H), dtype=dtype)
-    dh_total = np.empty((T if W_hr is not None else 1, N, H_out), dtype=dtype)
+    dh_total = np.empty((G if W_hr is not None else 1, N, H_out), dtype=dtype)  # dh of the chunk
 
-    def rows_loop(n0: int, n1: int) -> None:
-        """The backward time loop for batch rows ``n0:n1`` (all, or one thread's block: trick 8)."""
-        R = n1 - n0
+    def rows_loop(n0: int, n1: int, s0: int, s1: int) -> None:
+        """The backward loop over steps ``s1-1 .. s0`` for batch rows ``n0:n1`` (all, or one
+        thread's block: trick 8); ``dA[t - s0]`` is step ``t``'s."""
+        R, n = n1 - n0, s1 - s0
         chunk = _chunk_steps(R, H, dtype.itemsize, _DERIVATIVE_CHUNK_BYTES)
-        K = np.empty((chunk, R, H), dtype=dtype)  # dm/dc of the current chunk of steps
+        K = np.empty((min(chunk, n), R, H), dtype=dtype)  # dm/dc of the current chunk of steps
         dm = np.empty((R, H), dtype=dtype)
         tmp = np.empty((R, H), dtype=dtype)
         dh_r, dc_r = dh[n0:n1], dc[n0:n1]  # (R, H_out), (R, H) views, updated in place
         dc_b = dc_r[:, None, :]  # (R, 1, H) view: dc broadcast over the i, f, g blocks
-        dA_r = dA[:, n0:n1]  # (T, R, 4H)
-        DA = list(dA_r)  # T x (R, 4H)
-        DA_o = list(dA_r[:, :, :H])  # T x (R, H)
-        DA_ifg = list(dA_r.reshape(T, R, 4, H)[:, :, 1:])  # T x (R, 3, H)   i | f | g
-        Ks, F, DY = list(K), list(acts[:, n0:n1, 2 * H : 3 * H]), list(dy[:, n0:n1])
-        DHT = list(dh_total[:, n0:n1])
+        dA_r = dA[:n, n0:n1]  # (n, R, 4H)
+        DA = list(dA_r)  # n x (R, 4H)
+        DA_o = list(dA_r[:, :, :H])  # n x (R, H)
+        DA_ifg = list(dA_r.reshape(n, R, 4, H)[:, :, 1:])  # n x (R, 3, H)   i | f | g
+        Ks, F, DY = list(K), list(acts[s0:s1, n0:n1, 2 * H : 3 * H]), list(dy[s0:s1, n0:n1])
+        DHT = list(dh_total[:n, n0:n1])
         block_ends = {t: r - n0 for t, r in ((t, r[(r >= n0) & (r < n1)]) for t, r in ends.items()) if r.size}
         dot, mul, add = np.dot, np.multiply, np.add
-        t0 = T  # the chunk [t0, t0 + chunk) holding step t has its local derivatives ready
-        for t in range(T - 1, -1, -1):
+        t0 = s1  # the chunk [t0, t0 + chunk) holding step t has its local derivatives ready
+        for t in range(s1 - 1, s0 - 1, -1):
             if t < t0:  # local derivatives of the next chunk of steps, all at once (trick 6)
-                t0 = max(0, t + 1 - chunk)
-                _local_derivatives(cache, dA, K, t0, t + 1, n0, n1)
-            k = Ks[t - t0]  # (R, H)
+                t0 = max(s0, t + 1 - chunk)
+                d, kc = dA_r[t0 - s0 : t + 1 - s0], K[: t + 1 - t0]  # (n, R, 4H), (n, R, H)
+                local_derivatives(acts, tanh_c, c, d, kc, t0, t + 1, n0, n1)
+            k, j = Ks[t - t0], t - s0  # (R, H); step t's index in the chunk
             if t in block_ends:  # the final state of these rows was produced here
                 r = block_ends[t]
                 dh_r[r] += dh_n[r + n0]
                 dc_r[r] += dc_n[r + n0]
             if W_hr is None:
-                add(DY[t], dh_r, out=dm)  # dm = dh_total                    (h = m)
+                add(DY[j], dh_r, out=dm)  # dm = dh_total                    (h = m)
             else:
-                dht = DHT[t]
-                add(DY[t], dh_r, out=dht)  # (R, P)
+                dht = DHT[j]
+                add(DY[j], dh_r, out=dht)  # (R, P)
                 dot(dht, W_hr, out=dm)  # dm = dh @ W_hr                  (h = m @ W_hr.T)
             mul(dm, k, out=tmp)
             add(dc_r, tmp, out=dc_r)  # dc += dm * o * (1 - tanh(c)^2)     (m = o * tanh(c))
-            mul(DA_o[t], dm, out=DA_o[t])  # da_o = dm * tanh(c) * o(1-o)
-            mul(DA_ifg[t], dc_b, out=DA_ifg[t])  # da_{i,f,g} = dc * (g i(1-i) | c_prev f(1-f) | i(1-g^2))
-            mul(dc_r, F[t], out=dc_r)  # dc_prev = dc * f                (c = f*c_prev + i*g)
-            dot(DA[t], Wp_hh, out=dh_r)  # dh_prev = da @ W_hh            (a = ... + h_prev @ W_hh.T)
+            mul(DA_o[j], dm, out=DA_o[j])  # da_o = dm * tanh(c) * o(1-o)
+            mul(DA_ifg[j], dc_b, out=DA_ifg[j])  # da_{i,f,g} = dc * (g i(1-i) | c_prev f(1-f) | i(1-g^2))
+            mul(dc_r, F[j], out=dc_r)  # dc_prev = dc * f                (c = f*c_prev + i*g)
+            dot(DA[j], Wp_hh, out=dh_r)  # dh_prev = da @ W_hh            (a = ... + h_prev @ W_hh.T)
 
-    # Weight and input gradients after the loop, one GEMM each (trick 5); with row blocks, each
-    # thread computes a slice of every output (rows of dx, gate rows of dW_ih, dW_hh, db).
-    dA2 = dA.reshape(T * N, 4 * H)  # (T*N, 4H)
-    X2, H2 = x.reshape(T * N, I), h[:-1].reshape(T * N, H_out)  # (T*N, I), (T*N, H_out)
-    dx2 = np.empty((T * N, I), dtype=dtype)  # a = x @ W_ih.T + ...
-    dWp_ih = np.empty((4 * H, I), dtype=dtype)  # private order
-    dWp_hh = np.empty((4 * H, H_out), dtype=dtype)
-    dbp = np.empty(4 * H, dtype=dtype) if has_bias else None
+    # Weight and input gradients, one GEMM each per chunk of steps (trick 5), written straight into
+    # PyTorch's gate order: private o | i | f | g is PyTorch's i | f | g | o rolled by one block, so
+    # two GEMMs (o; i | f | g) need no reordering.  With row blocks, each thread computes a slice of
+    # every output (rows of dx, gate blocks of the rest).
+    dx = np.empty((T, N, I), dtype=dtype)  # a = x @ W_ih.T + ...
+    dW_ih = np.empty((4 * H, I), dtype=dtype)  # PyTorch order
+    dW_hh = np.empty((4 * H, H_out), dtype=dtype)
+    db = np.empty(4 * H, dtype=dtype) if has_bias else None
+    dW_hr = np.zeros(W_hr.shape, dtype=dtype) if W_hr is not None else None  # (P, H)
 
-    def gemms(j: int, k: int) -> None:
-        """Part ``j`` of ``k`` of the gradient GEMMs (the parts are fixed by the sizes alone, so that
-        the results do not depend on how many threads share them)."""
-        r0, r1 = T * N * j // k, T * N * (j + 1) // k  # rows of dx
-        g0, g1 = 4 * H * j // k, 4 * H * (j + 1) // k  # gate rows of the weight gradients
-        np.matmul(dA2[r0:r1], Wp_ih, out=dx2[r0:r1])  # dx = dA @ W_ih
-        np.matmul(dA2[:, g0:g1].T, X2, out=dWp_ih[g0:g1])  # dW_ih = dA.T @ x
-        np.matmul(dA2[:, g0:g1].T, H2, out=dWp_hh[g0:g1])  # dW_hh = dA.T @ h_prev
-        if dbp is not None:
-            np.sum(dA2[:, g0:g1], axis=0, out=dbp[g0:g1])  # db = dA summed over steps and rows
+    def gemms(j: int, k: int, s0: int, s1: int, X2: np.ndarray, H2: np.ndarray, acc: np.ndarray) -> None:
+        """Part ``j`` of ``k`` of the gradient GEMMs of steps ``s0 .. s1-1`` (the parts are fixed by
+        the sizes alone, so that the results do not depend on how many threads share them);
+        ``acc`` is this thread's scratch for the sums over chunks."""
+        nN = (s1 - s0) * N
+        dA2 = dA[: s1 - s0].reshape(nN, 4 * H)  # (nN, 4H)
+        r0, r1 = nN * j // k, nN * (j + 1) // k  # rows of dx
+        np.matmul(dA2[r0:r1], Wp_ih, out=dx.reshape(T * N, I)[s0 * N + r0 : s0 * N + r1])  # dx = dA @ W_ih
+        b0, b1 = 4 * j // k, 4 * (j + 1) // k  # private gate blocks of this part
+        for p0, p1 in ((b0, min(b1, 1)), (max(b0, 1), b1)):  # o, then i | f | g: contiguous in PyTorch's order
+            if p0 >= p1:
+                continue
+            dA_b = dA2[:, p0 * H : p1 * H]  # (nN, (p1-p0) H)
+            rows = slice((p0 + 3) % 4 * H, (p0 + 3) % 4 * H + (p1 - p0) * H)  # o -> 3H:4H; i, f, g -> 0:3H
+            for dW, M in ((dW_ih, X2), (dW_hh, H2)):  # dW_ih = dA.T @ x, dW_hh = dA.T @ h_prev
+                if s1 == T:  # the first chunk done: written in place
+                    np.matmul(dA_b.T, M, out=dW[rows])
+                else:
+                    part = acc[: (p1 - p0) * H * M.shape[1]].reshape((p1 - p0) * H, M.shape[1])  # scratch
+                    np.matmul(dA_b.T, M, out=part)
+                    dW[rows] += part
+            if db is not None:  # db = dA summed over steps and rows
+                if s1 == T:
+                    np.sum(dA_b, axis=0, out=db[rows])
+                else:
+                    db[rows] += dA_b.sum(axis=0)
 
     blocks = row_blocks(N, 4 * H, dtype.itemsize)
     parts = _GEMM_PARTS if splittable(N, 4 * H, dtype.itemsize) else 1  # the same with threads or not
-    if len(blocks) == 1:
-        rows_loop(0, N)
-        _each(gemms, range(parts), parts)
-    else:
-        k = len(blocks)
-        run_parallel([partial(rows_loop, n0, n1) for n0, n1 in blocks])
-        run_parallel([partial(_each, gemms, range(w, parts, k), parts) for w in range(k)])
-
-    rows = torch_gate_rows(H)  # private -> PyTorch order
-    dW_hr = None
-    if W_hr is not None:
-        dW_hr = dh_total.reshape(T * N, H_out).T @ m.reshape(T * N, H)  # (P, H)
-    db = dbp[rows] if dbp is not None else None  # (4H,)
-    return LayerGrads(dx2.reshape(T, N, I), dh, dc, dWp_ih[rows], dWp_hh[rows], db, dW_hr)
+    most = min(3, -(-4 // parts)) * H * max(I, H_out)  # the largest GEMM output of a part
+    h_prev = np.empty((G if h.shape[0] == 1 else 0, N, H_out), dtype=dtype)  # h_prev of a chunk, remade
+    accs = [np.empty(most if G < T else 0, dtype=dtype) for _ in blocks]  # per thread: sums over chunks
+    with blas_held() if len(blocks) > 1 else nullcontext():
+        for s1 in range(T, 0, -G):
+            s0 = max(0, s1 - G)
+            X2 = x[s0:s1].reshape((s1 - s0) * N, I)  # (nN, I) a copy only where x is a reversed view
+            if h.shape[0] > 1:
+                H2 = h[s0:s1].reshape((s1 - s0) * N, H_out)  # (nN, H_out) h_prev of the chunk
+            else:  # h_prev remade, the product forward made: h[t] = o[t-1] * tanh(c[t-1])
+                hp = h_prev[: s1 - s0]  # (n, N, H)
+                if s0 == 0:
+                    hp[0] = h[0]
+                else:
+                    np.multiply(acts[s0 - 1, :, :H], tanh_c[s0 - 1], out=hp[0])
+                np.multiply(acts[s0 : s1 - 1, :, :H], tanh_c[s0 : s1 - 1], out=hp[1:])
+                H2 = hp.reshape((s1 - s0) * N, H_out)  # (nN, H)
+            if len(blocks) == 1:
+                rows_loop(0, N, s0, s1)
+                for j in range(parts):
+                    gemms(j, parts, s0, s1, X2, H2, accs[0])
+            else:
+                kb = len(blocks)
+                run_parallel([partial(rows_loop, n0, n1, s0, s1) for n0, n1 in blocks])
+                shares = [range(w, parts, kb) for w in range(kb)]  # each thread's parts
+                run_parallel([partial(_each, gemms, js, parts, s0, s1, X2, H2, accs[w]) for w, js in enumerate(shares)])
+            if dW_hr is not None:  # dW_hr = dh_total.T @ m        (h = m @ W_hr.T)
+                n = s1 - s0
+                dW_hr += dh_total[:n].reshape(n * N, H_out).T @ m[s0:s1].reshape(n * N, H)  # (P, H)
+    return LayerGrads(dx, dh, dc, dW_ih, dW_hh, db, dW_hr)

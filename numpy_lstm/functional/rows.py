@@ -147,6 +147,17 @@ def run_parallel(tasks: list[Callable[[], None]]) -> None:
         raise error
 
 
+@contextmanager
+def blas_held() -> Iterator[None]:
+    """Hold the BLAS at one thread for a block that calls :func:`run_parallel` several times (the
+    hold is counted: the calls inside then cost no change of the BLAS's setting)."""
+    _hold_blas()
+    try:
+        yield
+    finally:
+        _release_blas()
+
+
 def _hold_blas() -> None:
     """Hold the BLAS at one thread.  Counted, so that layers running at once in several threads of
     the caller restore the BLAS only when the last one finishes (and restore the setting of before)."""

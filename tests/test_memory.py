@@ -1,0 +1,55 @@
+"""Memory of a training step: backward holds the gradient of the gate pre-activations ``dA`` one chunk
+of steps at a time (never for all ``T`` steps), and frees each layer's cache as soon as its backward
+is done.  Measured with tracemalloc (NumPy's allocations), against bounds made from the sizes."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+
+import numpy_lstm
+from numpy_lstm.functional import layer
+
+
+def test_backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
+    T, N, I, H, L = 400, 16, 8, 64, 2
+    item = 8  # float64
+    m = numpy_lstm.LSTM(I, H, num_layers=L, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, N, I))  # (T, N, I)
+    d_out = rng.standard_normal((T, N, H))  # (T, N, H)
+    m(x[:2])  # warm-up: the gate form's calibration is not the step's memory
+    tracemalloc.start()
+    try:
+        m(x)
+        held = tracemalloc.get_traced_memory()[0]  # the caches (and the private copy of x)
+        tracemalloc.reset_peak()
+        m.backward(d_out)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    full_dA = T * N * 4 * H * item  # what one layer's dA for all T steps would take: 12.5 MiB
+    rows = max(layer._GRADIENT_CHUNK_ROWS, layer._GRADIENT_CHUNK_BYTES // (4 * H * item))
+    chunk_dA = (rows + N) * 4 * H * item  # one chunk, rounded up to whole steps: 2 MiB
+    dx = T * N * H * item  # layer 1's input gradient, held while layer 0 runs: 3.1 MiB
+    weights = 4 * H * (I + 3 * H) * item * 3  # the layers' weight gradients and scratch
+    bound = chunk_dA + 2 * dx + weights + (1 << 20)  # 1 MiB for the small buffers
+    assert bound < full_dA + dx  # the bound would catch a dA of all T steps
+    extra = (peak - held) / 2**20
+    assert peak - held < bound, f"backward took {extra:.1f} MiB over the caches, bound {bound / 2**20:.1f}"
+    caches = T * N * (4 * H + 2 * H) * item * L  # acts, c, tanh(c) of both layers (x, h besides)
+    assert held - after > caches, "the caches were not freed by backward"
+
+
+def test_cache_does_not_hold_the_output_without_projection() -> None:
+    """Backward remakes ``h = o * tanh(c)`` per chunk, so the cache keeps ``h_0`` alone: the layer's
+    output (the module's, or the concatenation of directions) is not held twice until backward."""
+    rng = np.random.default_rng(0)
+    T, N, I, H = 6, 3, 4, 5
+    W_ih, W_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H))
+    x, h0, c0 = rng.standard_normal((T, N, I)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    y, _, _, cache = layer.layer_forward(x, h0, c0, W_ih, W_hh)
+    assert cache.h.shape == (1, N, H)
+    assert not np.shares_memory(y, cache.h) and not np.shares_memory(h0, cache.h)
+    np.testing.assert_array_equal(cache.h[0], h0)
