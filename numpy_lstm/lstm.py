@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from numpy_lstm import _checks
+from numpy_lstm import _checks, lstm_inputs
 from numpy_lstm.functional.layer import LayerGrads, layer_backward, layer_forward
 from numpy_lstm.grad_mode import is_grad_enabled
 from numpy_lstm.module import Module
@@ -175,84 +175,6 @@ class LSTM(Module):
         )
         return f"LSTM({self.input_size}, {self.hidden_size}{extra}, dtype={self.dtype.name})"
 
-    # --- layouts ---------------------------------------------------------------------------------
-    def _layout(self) -> str:
-        I = self.input_size
-        if self.batch_first:
-            return f"(batch, seq_len, {I}) for batch_first=True"
-        return f"(seq_len, batch, {I}) for batch_first=False"
-
-    def _check_input(self, x: np.ndarray) -> None:
-        I = self.input_size
-        if x.ndim not in (2, 3):
-            raise ValueError(
-                f"LSTM input: expected a 3-D array {self._layout()}, or 2-D (seq_len, {I}) "
-                f"unbatched; got {x.ndim}-D shape {x.shape}"
-            )
-        T = x.shape[1] if x.ndim == 3 and self.batch_first else x.shape[0]
-        if x.shape[-1] == I and T > 0:
-            return  # a batch of zero sequences is fine, as in PyTorch
-        expected = f"(seq_len, {I})" if x.ndim == 2 else self._layout()
-        msg = f"LSTM input: expected {expected}, got {x.shape}"
-        if T == 0:
-            raise ValueError(msg + ": seq_len must be at least 1 (only the batch axis may be empty)")
-        axes = [a for a in range(x.ndim - 1) if x.shape[a] == I]
-        if axes:
-            msg += (
-                f". Axis {axes[0]} has size {I} = input_size, so the features look misplaced: an "
-                "LSTM reads features on the LAST axis, (seq_len, batch, features) by default or "
-                "(batch, seq_len, features) with batch_first=True. Move the axis with "
-                "x.transpose(...) (torch: permute); note that permute(0, 2, 1) swaps the last two "
-                "axes, which is not the same as permute(1, 0, 2), which swaps batch and time"
-            )
-        raise ValueError(msg)
-
-    def _initial_state(self, hx: Any, N: int, unbatched: bool) -> State:
-        LD = self.num_layers * self.num_directions
-        shapes = ((LD, N, self.hidden_out), (LD, N, self.hidden_size))
-        if hx is None:
-            return np.zeros(shapes[0], self.dtype), np.zeros(shapes[1], self.dtype)
-        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-            raise ValueError("hx must be a tuple (h_0, c_0) or None")
-        out = []
-        for value, name, shape in zip(hx, ("h_0", "c_0"), shapes, strict=True):
-            arr = _checks.as_float_array(value, name, self.dtype)
-            expect = (shape[0], shape[2]) if unbatched else shape
-            if arr.shape != expect:
-                hint = ""
-                if not unbatched and arr.ndim == 3 and arr.shape[1] != N:
-                    hint = (
-                        f" (its batch axis is {arr.shape[1]} but the input's batch is {N}: is "
-                        f"batch_first={self.batch_first} right for the input?)"
-                    )
-                size = "proj_size" if name == "h_0" and self.proj_size else "hidden_size"
-                batch = "" if unbatched else "batch, "
-                raise ValueError(
-                    f"{name}: expected shape {expect} = (num_layers * num_directions, {batch}{size}), "
-                    f"got {arr.shape}{hint}; states are never batch-first"
-                )
-            out.append(arr[:, None, :] if unbatched else arr)
-        return out[0], out[1]
-
-    @staticmethod
-    def _check_lengths(lengths: Any, N: int, T: int, unbatched: bool) -> np.ndarray | None:
-        if lengths is None:
-            return None
-        if unbatched:
-            raise ValueError("lengths cannot be given with unbatched (2-D) input")
-        arr = np.asarray(lengths)
-        if arr.dtype.kind not in "iu":
-            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-                pass
-            else:
-                raise ValueError(f"lengths must be integers, got dtype {arr.dtype}: {arr!r}")
-        if arr.shape != (N,):
-            raise ValueError(f"lengths: expected {N} integers (one per sequence), got shape {arr.shape}")
-        arr = arr.astype(np.int64)  # a copy: the caller may change its own lengths after forward
-        if N and (arr.min() < 1 or arr.max() > T):
-            raise ValueError(f"lengths must be in [1, seq_len={T}], got min {arr.min()}, max {arr.max()}")
-        return arr
-
     def prepare_input(self, x: Any, hx: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """Check ``x`` and ``hx`` as ``forward`` does and bring them to the layout the layers run on.
 
@@ -260,13 +182,13 @@ class LSTM(Module):
         input was unbatched (then ``N = 1``).  Every error is the one ``forward`` raises.
         """
         x = _checks.as_float_array(x, "LSTM input", self.dtype)
-        self._check_input(x)
+        lstm_inputs.check_input(self, x)
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None, :]  # (T, 1, I)
         elif self.batch_first:
             x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, I)
-        h0, c0 = self._initial_state(hx, x.shape[1], unbatched)  # (D*L, N, H_out), (D*L, N, H)
+        h0, c0 = lstm_inputs.initial_state(self, hx, x.shape[1], unbatched)  # (D*L, N, H_out), (D*L, N, H)
         return x, h0, c0, unbatched
 
     def prepare_grads(
@@ -335,7 +257,7 @@ class LSTM(Module):
         source = x
         x, h0, c0, unbatched = self.prepare_input(x, hx)  # (T, N, I), (D*L, N, H_out), (D*L, N, H)
         T, N, _ = x.shape
-        lengths = self._check_lengths(lengths, N, T, unbatched)
+        lengths = lstm_inputs.check_lengths(lengths, N, T, unbatched)
         keep = is_grad_enabled()
         self._record = None  # free the previous call's caches before this call allocates its own
         if keep:

@@ -48,7 +48,8 @@ def gate_scale(H: int, form: str, dtype: np.dtype) -> np.ndarray:
 def activate(a: np.ndarray, s: np.ndarray, g: np.ndarray, form: str, one: np.ndarray, half: np.ndarray) -> None:
     """Activate the scaled pre-activations ``a`` in place: ``s`` (a view of the sigmoid rows of ``a``)
     becomes sigmoid, ``g`` (a view of the g rows) tanh.  ``one``, ``half`` are 0-d arrays of the dtype
-    (0-d arrays cost less per call than NumPy scalars).  The loops inline this; it is the reference."""
+    (0-d arrays cost less per call than NumPy scalars).  The time loops of :mod:`.layer` and
+    :mod:`.inference` call it once per step."""
     if form == "tanh":
         np.tanh(a, out=a)
         np.multiply(s, half, out=s)

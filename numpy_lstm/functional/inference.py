@@ -27,7 +27,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from numpy_lstm.functional.activation import gate_form
+from numpy_lstm.functional.activation import activate, gate_form
 from numpy_lstm.functional.gate_order import gate_weights
 
 _CHUNK_BYTES = 8 << 20  # input projection for about this many bytes of gates at a time
@@ -68,7 +68,7 @@ def inference_forward(
     Hs = list(h)  # T+1 x (H, N)
     exp_form = form == "exp"
     one, half = np.ones((), dtype), np.full((), 0.5, dtype)  # 0-d: cheaper per call than scalars
-    dot, tanh, exp, mul, add, sub, div = np.dot, np.tanh, np.exp, np.multiply, np.add, np.subtract, np.divide
+    dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
 
     with np.errstate(over="ignore") if exp_form else nullcontext():  # exp(large) = inf: r = 0 exactly
         t0 = t1 = 0
@@ -82,17 +82,7 @@ def inference_forward(
             a, s = A[j], S[j]  # (4H, N), (3H, N)
             dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (rows scaled)
             add(a, rec, out=a)  #     a' = scale * (W_ih x + b + W_hh h_prev)
-            if exp_form:  #             sigmoid = 1 / (1 + e^-a), tanh = 2 / (1 + e^-2a) - 1
-                exp(a, out=a)
-                add(a, one, out=a)
-                div(one, a, out=a)
-                g = G[j]
-                add(g, g, out=g)
-                sub(g, one, out=g)
-            else:  #                    sigmoid = (1 + tanh(a/2)) / 2, g = tanh(a)
-                tanh(a, out=a)
-                mul(s, half, out=s)
-                add(s, half, out=s)
+            activate(a, s, G[j], form, one, half)  # the gates: sigmoid on o | i | f, tanh on g
             mul(F[j], c, out=c)  #      c = f * c_prev
             mul(Ig[j], G[j], out=ig)
             add(c, ig, out=c)  #        c += i * g

@@ -72,7 +72,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from numpy_lstm.functional.activation import gate_form
+from numpy_lstm.functional.activation import activate, gate_form
 from numpy_lstm.functional.gate_order import gate_weights
 from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
@@ -190,7 +190,7 @@ def layer_forward(
         TC = list(tanh_c[:, n0:n1])
         Ms = list(m[:, n0:n1]) if m is not None else None
         block_ends = {t: r for t, r in ((t, r[(r >= n0) & (r < n1)]) for t, r in ends.items()) if r.size}
-        dot, tanh, exp, mul, add, sub, div = np.dot, np.tanh, np.exp, np.multiply, np.add, np.subtract, np.divide
+        dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
 
         t1 = 0  # the chunk of steps [t0, t1) whose input projection is in acts
         for t in range(T):
@@ -209,17 +209,7 @@ def layer_forward(
             a, s = A[j], S[j]  # (R, 4H), (R, 3H)
             dot(Hs[t], W_rec_T, out=rec)  # (R, 4H)  h_prev @ W_hh.T (rows scaled)
             add(a, rec, out=a)  #           a' = scale * (x W_ih.T + b + h_prev W_hh.T)
-            if exp_form:  #                 sigmoid = 1 / (1 + e^-a), tanh = 2 / (1 + e^-2a) - 1
-                exp(a, out=a)
-                add(a, one, out=a)
-                div(one, a, out=a)
-                g = G[j]
-                add(g, g, out=g)
-                sub(g, one, out=g)
-            else:  #                        sigmoid = (1 + tanh(a/2)) / 2, g = tanh(a)
-                tanh(a, out=a)
-                mul(s, half, out=s)
-                add(s, half, out=s)
+            activate(a, s, G[j], form, one, half)  # the gates: sigmoid on o | i | f, tanh on g
             c_prev, c_new = Cs[t % n_c], Cs[(t + 1) % n_c]  # (R, H)
             mul(F[j], c_prev, out=c_new)  # c = f * c_prev
             mul(Ig[j], G[j], out=ig)
