@@ -282,6 +282,7 @@ def test_a_broken_file_is_refused_by_every_command(
     _check_all_commands(capsys, path, tmp_path, fragment)
 
 
+@pytest.mark.slow
 def test_the_unedited_checkpoint_passes_every_command(small_checkpoint: Path, tmp_path: Path, capsys) -> None:
     """The control: the same harness, the checkpoint rewritten unedited, is accepted everywhere."""
     arrays, meta = read_checkpoint(small_checkpoint)

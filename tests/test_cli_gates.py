@@ -4,6 +4,7 @@ a missing, foreign or mismatched checkpoint and for tokens the model does not kn
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from numpy_lstm_app.checkpoint import read_checkpoint, save_checkpoint
 from numpy_lstm_app.cli import main
@@ -12,6 +13,7 @@ from numpy_lstm_app.cli.gates import load_trained, trace
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_gates_from_a_checkpoint(small_checkpoint, tmp_path, capsys):
     assert main(["gates", "--checkpoint", str(small_checkpoint), "--text", "a a b", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "gates.png").read_bytes()[:8] == PNG_MAGIC
@@ -19,6 +21,7 @@ def test_gates_from_a_checkpoint(small_checkpoint, tmp_path, capsys):
     assert "input     a a b\npredicted " in out and f"wrote {tmp_path / 'gates.png'}" in out
 
 
+@pytest.mark.slow
 def test_gates_with_a_quick_training(tmp_path, capsys):
     assert main(["gates", "--epochs", "2", "--out", str(tmp_path / "new")]) == 0
     assert (tmp_path / "new" / "gates.png").read_bytes()[:8] == PNG_MAGIC
@@ -77,6 +80,7 @@ def test_unknown_tokens_layer_and_text_models(small_checkpoint, capsys, tmp_path
     assert "give --text" in error_of(capsys, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"))
 
 
+@pytest.mark.slow
 def test_a_char_level_model_reads_characters(tmp_path, capsys):
     text = tmp_path / "abc.txt"
     text.write_text("ab ab\nba ba\nab ba\n" * 10)

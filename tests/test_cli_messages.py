@@ -87,6 +87,7 @@ def test_gates_checks_tokens_before_its_quick_training(tmp_path: Path, capsys) -
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_dollar_signs_in_tokens_and_paths_are_drawn_as_text(tmp_path: Path, capsys) -> None:
     """Unescaped, ``$\\foo$`` is mathtext with an unknown command: matplotlib raised ValueError."""
     text = tmp_path / "money.txt"
@@ -102,6 +103,7 @@ def test_dollar_signs_in_tokens_and_paths_are_drawn_as_text(tmp_path: Path, caps
         assert (run / name).read_bytes()[:4] == b"\x89PNG", name
 
 
+@pytest.mark.slow
 def test_a_vocabulary_too_long_to_store_is_refused_before_training(tmp_path: Path, capsys) -> None:
     text = tmp_path / "long.txt"
     text.write_text("\n".join(" ".join(f"{'x' * 100}{i}_{j}" for j in range(100)) for i in range(1000)) + "\n")

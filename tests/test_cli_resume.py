@@ -172,6 +172,7 @@ def test_a_new_run_removes_the_old_runs_metrics_and_plot_with_its_first_checkpoi
     assert folder.checkpoint_epoch() == 1 and not folder.holds_another_run()
 
 
+@pytest.mark.slow
 def test_a_text_run_resumes_from_its_recorded_file_and_refuses_another(tmp_path: Path, capsys) -> None:
     text = tmp_path / "poem.txt"
     text.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 8)

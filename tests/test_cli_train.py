@@ -95,6 +95,7 @@ def test_both_backends_agree_in_float64(tmp_path: Path, capsys, opt: list[str]) 
     assert "largest |loss difference| numpy vs torch" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numpy", "torch", "both"])
 def test_resume_equals_uninterrupted_run(tmp_path: Path, backend: str) -> None:
     common = ["--backend", backend, "--layers", "2", "--dropout", "0.3", "--dtype", "float64", *FAST]
@@ -120,6 +121,7 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path, backend: str) -> None:
             np.testing.assert_allclose(a[name], b[name], rtol=0, atol=tol, err_msg=name)
 
 
+@pytest.mark.slow
 def test_checkpoint_from_numpy_resumes_in_torch(tmp_path: Path) -> None:
     common = ["--dtype", "float64", "--clip", "1.0", *FAST]
     _, full = _train(tmp_path, "--epochs", "4", *common, out="full")
@@ -139,6 +141,7 @@ def test_checkpoint_from_numpy_resumes_in_torch(tmp_path: Path) -> None:
     np.testing.assert_allclose(resumed["val_loss"], full["val_loss"], rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_both_resumes_from_a_numpy_checkpoint(tmp_path: Path) -> None:
     common = ["--dtype", "float64", *FAST]
     assert main(["train", "--out", str(tmp_path / "a"), "--epochs", "2", *common]) == 0

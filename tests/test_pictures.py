@@ -40,6 +40,7 @@ def test_forget_bias_makes_the_gradient_reach_further():
     assert remembering.dc_norm[0] / remembering.dc_norm[-1] > 1e3 * default.dc_norm[0] / default.dc_norm[-1]
 
 
+@pytest.mark.slow
 def test_gradflow_command_writes_a_png(tmp_path, capsys):
     assert main(["gradflow", "--out", str(tmp_path / "pics"), "--steps", "30", "--hidden", "8",
                  "--forget-bias", "1.0"]) == 0
