@@ -161,9 +161,10 @@ def blas_held() -> Iterator[None]:
 def _hold_blas() -> None:
     """Hold the BLAS at one thread.  Counted, so that layers running at once in several threads of
     the caller restore the BLAS only when the last one finishes (and restore the setting of before)."""
+    controller = _controller()  # made outside the lock (it takes the lock itself the first time)
     with _lock:
         if _state.get("holders", 0) == 0:
-            _state["limiter"] = _controller().limit(limits=1)
+            _state["limiter"] = controller.limit(limits=1)
         _state["holders"] = _state.get("holders", 0) + 1
 
 
