@@ -23,16 +23,22 @@ def _run(x, h0, c0, W, lengths, dy, dh_n, dc_n):
 @pytest.mark.parametrize("proj", [False, True])
 @pytest.mark.parametrize("with_lengths", [False, True])
 @pytest.mark.parametrize("grad_chunk_steps", [2, 100])
+@pytest.mark.parametrize(("bias", "projection_chunk_steps"), [(True, 3), (False, 100)])
 def test_results_are_identical_whatever_the_thread_count(
-    monkeypatch: pytest.MonkeyPatch, dtype: type, proj: bool, with_lengths: bool, grad_chunk_steps: int
+    monkeypatch: pytest.MonkeyPatch, dtype: type, proj: bool, with_lengths: bool, grad_chunk_steps: int,
+    bias: bool, projection_chunk_steps: int,
 ) -> None:
     monkeypatch.setattr(rows, "MIN_BLOCK_BYTES", 1)  # split even these small sizes
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)  # gradient GEMMs per chunk of steps too
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", grad_chunk_steps * 9)
+    # the input projection per chunk of steps (3 of 7: a short last chunk), or all at once
+    monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", projection_chunk_steps * 9 * 4 * 8 * np.dtype(dtype).itemsize)
     rng = np.random.default_rng(11)
     T, N, I, H = 7, 9, 6, 8
     P = 3 if proj else 0
-    W = tuple(w.astype(dtype) if w is not None else None for w in random_layer_weights(rng, I, H, P, scale=0.5))
+    W = tuple(
+        w.astype(dtype) if w is not None else None for w in random_layer_weights(rng, I, H, P, bias=bias, scale=0.5)
+    )
     x = rng.standard_normal((T, N, I)).astype(dtype)  # (T, N, I)
     h0, c0 = rng.standard_normal((N, P or H)).astype(dtype), rng.standard_normal((N, H)).astype(dtype)
     lengths = rng.integers(1, T + 1, N) if with_lengths else None
@@ -118,3 +124,22 @@ def test_layers_running_at_once_restore_the_blas_setting_of_before() -> None:
             th.join(timeout=20)
         blas = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
         assert blas and all(n == 2 for n in blas)
+
+
+def test_the_first_call_of_a_process_may_be_run_parallel() -> None:
+    """run_parallel (or blas_held) before anything has looked up the BLAS: the lookup takes the
+    module's lock, which the hold must not be holding already (it used to, and hung)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from numpy_lstm.functional import rows\n"
+        "done = []\n"
+        "rows.run_parallel([lambda: done.append(0), lambda: done.append(1)])\n"
+        "with rows.blas_held():\n"
+        "    pass\n"
+        "print(sorted(done))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[0, 1]"

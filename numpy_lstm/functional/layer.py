@@ -180,6 +180,9 @@ def layer_forward(
         ig = np.empty((R, H), dtype=dtype)  # i * g, reused
         whole = R == N
         X = x.reshape(T * N, I) if whole else None  # (T*N, I)
+        rows_n = min(chunk, T) * R  # a block's rows of one chunk: its projection goes through buffers
+        xb = np.empty((0 if whole else rows_n, I), dtype=dtype)  # (n*R, I) the block's inputs, gathered
+        pb = np.empty((0 if whole else rows_n, 4 * H), dtype=dtype)  # (n*R, 4H) their projection
         acts_r = acts[:, n0:n1]  # (T, R, 4H) view
         # Per-step views, made in C before the loop (list() iterates the first axis).
         A = list(acts_r)  # T x (R, 4H)   pre-activations, then activated gates o | i | f | g
@@ -200,11 +203,18 @@ def layer_forward(
                 if whole:  # one GEMM for the chunk: x W_ih.T for steps t0..t1-1
                     a_chunk = acts.reshape(-1, 4 * H)[r0 * N : (r0 + t1 - t0) * N]  # (n*N, 4H)
                     np.matmul(X[t0 * N : t1 * N], W_in_T, out=a_chunk)
-                else:  # one GEMM per step over this block's rows
-                    a_chunk = acts_r[r0 : r0 + t1 - t0]  # (n, R, 4H)
-                    np.matmul(x[t0:t1, n0:n1], W_in_T, out=a_chunk)
-                if gw.bias is not None:
-                    a_chunk += gw.bias
+                    if gw.bias is not None:
+                        a_chunk += gw.bias
+                else:  # one GEMM over this block's rows of the chunk (the rows gathered), then into acts
+                    nR = (t1 - t0) * R
+                    np.copyto(xb[:nR].reshape(t1 - t0, R, I), x[t0:t1, n0:n1])
+                    np.matmul(xb[:nR], W_in_T, out=pb[:nR])  # (n*R, 4H)
+                    a_chunk = acts_r[r0 : r0 + t1 - t0]  # (n, R, 4H) view
+                    p_chunk = pb[:nR].reshape(t1 - t0, R, 4 * H)
+                    if gw.bias is not None:
+                        np.add(p_chunk, gw.bias, out=a_chunk)  # the bias on the way
+                    else:
+                        np.copyto(a_chunk, p_chunk)
             j = t if keep_cache else t - t0  # this step's row block in acts
             a, s = A[j], S[j]  # (R, 4H), (R, 3H)
             dot(Hs[t], W_rec_T, out=rec)  # (R, 4H)  h_prev @ W_hh.T (rows scaled)
