@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import ablation, configs, grid, report, scale, targets, timing
+from benchmarks import ablation, bounds, configs, grid, report, scale, targets, timing
 
 SCALE_CONFIG = configs.BenchConfig("scale", 0, 16, 64, 128)  # N, I, H of the scale study
 ABLATION_CONFIGS = ("small", "medium")
@@ -53,7 +53,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if note:
         grid.say(note)
     written: list[Path] = []
-    what = {"grid", "ablation", "scale"} if args.what == "all" else {args.what}
+    what = {"grid", "ablation", "scale", "bounds"} if args.what == "all" else {args.what}
     results: dict[str, list[report.Row]] = {}
 
     if "grid" in what:
@@ -73,6 +73,26 @@ def run_benchmark(args: argparse.Namespace) -> int:
             r for n in names for dt in dtypes for r in ablation.run_ablation(pool[n], dt, budget * 2)
         ]
 
+    if "bounds" in what:
+        one_layer = [c for c in cfgs if c.layers == 1 and not c.bidirectional]
+        skipped = [c.name for c in cfgs if c not in one_layer]
+        grid.say(
+            f"\nbounds: {len(one_layer) * len(dtypes) * len(modes)} rows: each step beside its GEMMs alone "
+            "(NumPy's BLAS and torch.mm) and the elementwise floor"
+            + (f"; {', '.join(skipped)} skipped (one layer, one direction only)" if skipped else "")
+        )
+        results["bounds"] = []
+        for c in one_layer:
+            for dt in dtypes:
+                for mode in modes:
+                    row = bounds.run_bounds(c, dt, mode, args.threads, budget)
+                    grid.say(
+                        f"  {c.name:>8} {dt.name} {mode:<9} numpy {row['numpy_ms']:9.2f} ms  torch "
+                        f"{row['torch_ms']:9.2f} ms  GEMMs alone {row['gemm_numpy_ms']:9.2f} ms  "
+                        f"floor A {row['floor_a_ratio']:.2f}  B {row['floor_b_ratio']:.2f}  {row['verdict']}"
+                    )
+                    results["bounds"].append(row)
+
     peaks = grid.matmul_peaks(dtypes, args.quick)  # after the timed rows: see grid.matmul_peaks
     meta["matmul_peak"] = peaks
     for name, pk in peaks.items():
@@ -83,6 +103,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     grid.add_peak(results.get("grid", []), peaks, ("numpy", "torch", "torch-native"))
     for r in results.get("ablation", []):
         r["pct_peak"] = r["gflops"] / peaks[r["dtype"]]["peak_gflops"]
+    bounds.add_peak(results.get("bounds", []), peaks)
 
     if "grid" in what:
         rows = results["grid"]
@@ -139,6 +160,19 @@ def run_benchmark(args: argparse.Namespace) -> int:
                 logy=True,
             )
         )
+
+    if "bounds" in what:
+        rows = results["bounds"]
+        print("\nbounds (floor A: the step's GEMMs alone in NumPy's BLAS; B: A + the elementwise passes at "
+              "NumPy's best cost per value, shared over the threads; both / torch's step):")
+        print(report.table(rows, bounds.BOUNDS_COLUMNS))
+        large = [r for r in rows if r["config"] == "large" and r["dtype"] == "float32" and r["mode"] == "train"]
+        for r in large:
+            print(f"large float32 training step: GEMMs alone reach {r['gemm_numpy_pct_peak']:.0%} of the "
+                  f"matmul peak, the step {r['numpy_pct_peak']:.0%} (target {targets.PEAK_TARGET:.0%})")
+        written += report.write(out, "bounds", meta, rows)
+        (out / "bounds.md").write_text(report.markdown(rows, bounds.BOUNDS_COLUMNS) + "\n")
+        written.append(out / "bounds.md")
 
     del limiter
     print(f"\nwrote {', '.join(str(p) for p in written)} in {time.perf_counter() - t_start:.0f} s")

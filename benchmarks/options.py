@@ -87,10 +87,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's options, shared by ``numpy-lstm bench`` and ``python -m benchmarks``."""
     p.add_argument(
         "--what",
-        choices=["grid", "ablation", "scale", "all"],
+        choices=["grid", "ablation", "scale", "bounds", "all"],
         default="grid",
         help="grid: the side-by-side table; ablation: each optimisation in turn; "
-        "scale: T up to 10,000; all: the three (default: %(default)s)",
+        "scale: T up to 10,000; bounds: the GEMM and elementwise floors beside each step and what "
+        "they allow of the targets; all: the four (default: %(default)s)",
     )
     p.add_argument(
         "--config",
