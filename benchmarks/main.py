@@ -39,6 +39,11 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a directory, got the file {out}")
     memory = not args.no_memory
+    if args.what == "bounds" and not any(c.layers == 1 and not c.bidirectional for c in cfgs):
+        raise ValueError(
+            "--what bounds: expected one-layer, one-direction configs (seed, small, medium, large, or "
+            f"--sizes T,N,I,H), got {', '.join(c.name for c in cfgs)}"
+        )
     limiter = timing.set_threads(args.threads)
     meta = grid.metadata(args.threads)
     print(

@@ -55,6 +55,11 @@ def test_the_limits_are_those_the_grid_checks() -> None:
 def test_stacked_layers_are_refused() -> None:
     with pytest.raises(ValueError, match="one layer, one direction only"):
         bounds.run_bounds(configs.QUICK["tiny-2L-bidir"], np.dtype(np.float32), "train", 2, 0.01)
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args(["--what", "bounds", "--config", "2-layer,bidir", "--out", "unused"])
+    with pytest.raises(ValueError, match="expected one-layer, one-direction configs .* got 2-layer, bidir"):
+        bench_main.run_benchmark(args)
 
 
 def test_quick_bounds_write_rows_that_hold_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
