@@ -30,6 +30,7 @@ def test_chunked_layer_equals_textbook(monkeypatch: pytest.MonkeyPatch, chunk_st
     monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(layer, "_DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", chunk_steps * N)  # chunk_steps steps, or all T
     W_ih, W_hh, b_ih, b_hh, W_hr = random_layer_weights(rng, I, H, P)
     x = rng.standard_normal((T, N, I))  # (T, N, I)
@@ -80,6 +81,7 @@ def test_chunked_layer_with_lengths_matches_unchunked(
     monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(layer, "_DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", chunk_steps * N)
     y2, h2, c2, cache2 = layer_forward(x, h0, c0, *W, lengths=lengths)
     g2 = layer_backward(dy, dh_n, dc_n, cache2)

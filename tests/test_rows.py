@@ -30,6 +30,7 @@ def test_results_are_identical_whatever_the_thread_count(
 ) -> None:
     monkeypatch.setattr(rows, "MIN_BLOCK_BYTES", 1)  # split even these small sizes
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)  # gradient GEMMs per chunk of steps too
+    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
     monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", grad_chunk_steps * 9)
     # the input projection per chunk of steps (3 of 7: a short last chunk), or all at once
     monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", projection_chunk_steps * 9 * 4 * 8 * np.dtype(dtype).itemsize)
