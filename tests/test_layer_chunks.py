@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from numpy_lstm.functional import (
+    chunks,
     inference,
-    layer,
     layer_backward,
     layer_forward,
     textbook_backward,
@@ -27,11 +27,11 @@ def test_chunked_layer_equals_textbook(monkeypatch: pytest.MonkeyPatch, chunk_st
     P = 2 if proj else 0
     H_out = P or H
     step_bytes = N * 4 * H * 8  # float64 gates of one step
-    monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
-    monkeypatch.setattr(layer, "_DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", chunk_steps * N)  # chunk_steps steps, or all T
+    monkeypatch.setattr(chunks, "PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
+    monkeypatch.setattr(chunks, "DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_BYTES", 0)
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_ROWS", chunk_steps * N)  # chunk_steps steps, or all T
     W_ih, W_hh, b_ih, b_hh, W_hr = random_layer_weights(rng, I, H, P)
     x = rng.standard_normal((T, N, I))  # (T, N, I)
     h0, c0 = rng.standard_normal((N, H_out)), rng.standard_normal((N, H))
@@ -78,11 +78,11 @@ def test_chunked_layer_with_lengths_matches_unchunked(
     y, h_n, c_n, cache = layer_forward(x, h0, c0, *W, lengths=lengths)
     g = layer_backward(dy, dh_n, dc_n, cache)
     step_bytes = N * 4 * H * 8
-    monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
-    monkeypatch.setattr(layer, "_DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", chunk_steps * N)
+    monkeypatch.setattr(chunks, "PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
+    monkeypatch.setattr(chunks, "DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_BYTES", 0)
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_ROWS", chunk_steps * N)
     y2, h2, c2, cache2 = layer_forward(x, h0, c0, *W, lengths=lengths)
     g2 = layer_backward(dy, dh_n, dc_n, cache2)
     for name, a, b in [("y", y2, y), ("h_n", h2, h_n), ("c_n", c2, c_n)] + [

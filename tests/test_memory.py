@@ -9,7 +9,7 @@ import tracemalloc
 import numpy as np
 
 import numpy_lstm
-from numpy_lstm.functional import layer
+from numpy_lstm.functional import chunks, layer
 
 
 def test_backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
@@ -30,7 +30,7 @@ def test_backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
     finally:
         tracemalloc.stop()
     full_dA = T * N * 4 * H * item  # what one layer's dA for all T steps would take: 12.5 MiB
-    rows = layer.gradient_chunk_rows(T, N, 4 * H * item)  # a quarter of the steps here
+    rows = chunks.gradient_chunk_rows(T, N, 4 * H * item)  # a quarter of the steps here
     chunk_dA = (rows + N) * 4 * H * item  # one chunk, rounded up to whole steps: 3.2 MiB
     dx = T * N * H * item  # layer 1's input gradient, held while layer 0 runs: 3.1 MiB
     weights = 4 * H * (I + 3 * H) * item * 3  # the layers' weight gradients and scratch
@@ -58,7 +58,7 @@ def test_cache_does_not_hold_the_output_without_projection() -> None:
 def test_gradient_chunks_are_a_quarter_of_the_steps_within_32_mib() -> None:
     """``dA`` per chunk: about 2 MiB at small sizes, a quarter of the steps where that is more (fewer,
     larger gradient GEMMs), never more than 32 MiB however long the sequence."""
-    assert layer.gradient_chunk_rows(50, 32, 4 * 128 * 4) == 1024  # small float32: 2 MiB of rows of 2 KiB
-    assert layer.gradient_chunk_rows(100, 64, 4 * 256 * 4) == 1600  # medium float32: T * N / 4
-    assert layer.gradient_chunk_rows(10_000, 16, 4 * 128 * 4) == 16_384  # 32 MiB, not T * N / 4
-    assert layer.gradient_chunk_rows(3, 2, 4 * 8 * 8) == 8192  # tiny: 2 MiB of rows, far more than T * N
+    assert chunks.gradient_chunk_rows(50, 32, 4 * 128 * 4) == 1024  # small float32: 2 MiB of rows of 2 KiB
+    assert chunks.gradient_chunk_rows(100, 64, 4 * 256 * 4) == 1600  # medium float32: T * N / 4
+    assert chunks.gradient_chunk_rows(10_000, 16, 4 * 128 * 4) == 16_384  # 32 MiB, not T * N / 4
+    assert chunks.gradient_chunk_rows(3, 2, 4 * 8 * 8) == 8192  # tiny: 2 MiB of rows, far more than T * N

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from numpy_lstm.functional import layer, layer_backward, layer_forward, rows
+from numpy_lstm.functional import chunks, layer_backward, layer_forward, rows
 from tests.strategies import random_layer_weights
 
 
@@ -29,11 +29,11 @@ def test_results_are_identical_whatever_the_thread_count(
     bias: bool, projection_chunk_steps: int,
 ) -> None:
     monkeypatch.setattr(rows, "MIN_BLOCK_BYTES", 1)  # split even these small sizes
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_BYTES", 0)  # gradient GEMMs per chunk of steps too
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
-    monkeypatch.setattr(layer, "_GRADIENT_CHUNK_ROWS", grad_chunk_steps * 9)
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_BYTES", 0)  # gradient GEMMs per chunk of steps too
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_MAX_BYTES", 0)  # no quarter-of-the-steps chunks
+    monkeypatch.setattr(chunks, "GRADIENT_CHUNK_ROWS", grad_chunk_steps * 9)
     # the input projection per chunk of steps (3 of 7: a short last chunk), or all at once
-    monkeypatch.setattr(layer, "_PROJECTION_CHUNK_BYTES", projection_chunk_steps * 9 * 4 * 8 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(chunks, "PROJECTION_CHUNK_BYTES", projection_chunk_steps * 9 * 4 * 8 * np.dtype(dtype).itemsize)
     rng = np.random.default_rng(11)
     T, N, I, H = 7, 9, 6, 8
     P = 3 if proj else 0

@@ -8,6 +8,7 @@
 - :mod:`.gate_order` the private gate order of the fast paths and the helper that prepares weights
 - :mod:`.activation` the tanh or exp form of the gate activations, chosen per machine
 - :mod:`.rows`       the batch split across threads (optional: needs threadpoolctl)
+- :mod:`.chunks`     how many steps the fast layer's projection, derivatives and gradient GEMMs take at a time
 - :mod:`.lengths`    variable lengths: last steps, zeroed padding, time reversed per sequence
 """
 

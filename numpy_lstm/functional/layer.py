@@ -65,19 +65,19 @@ zero, so padded steps contribute nothing to the weight gradients and their ``dx`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import nullcontext
 from functools import partial
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
+from numpy_lstm.functional import chunks
 from numpy_lstm.functional.activation import activate, gate_form
 from numpy_lstm.functional.gate_order import gate_weights
 from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
 from numpy_lstm.functional.local_derivatives import local_derivatives
-from numpy_lstm.functional.rows import blas_held, row_blocks, run_parallel, splittable
+from numpy_lstm.functional.rows import blas_held, each_part, ignoring_overflow, row_blocks, run_parallel, splittable
 from numpy_lstm.functional.single import SingleCache, fits, single_backward, single_forward
 
 __all__ = ["LayerCache", "LayerGrads", "layer_backward", "layer_forward", "reverse_time", "zero_padding"]
@@ -112,20 +112,7 @@ class LayerGrads(NamedTuple):
     dW_hr: np.ndarray | None  # (P, H)
 
 
-_PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
-_DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
 _GEMM_PARTS = 4  # the gradient GEMMs after the loop, in this many parts where rows may be split
-_GRADIENT_CHUNK_BYTES = 2 << 20  # dA held for at least about this many bytes of steps at a time ...
-_GRADIENT_CHUNK_ROWS = 512  # ... and at least this many rows (steps * N): GEMMs of a good size ...
-_GRADIENT_CHUNKS = 4  # ... and up to 1/4 of the steps (fewer, larger gradient GEMMs: medium float32
-_GRADIENT_CHUNK_MAX_BYTES = 32 << 20  # training 3.5% faster) within this many bytes
-
-
-def gradient_chunk_rows(T: int, N: int, row_bytes: int) -> int:
-    """Rows (steps * N) of ``dA`` that :func:`layer_backward` holds at a time, ``row_bytes`` each:
-    the most of about 2 MiB, 512 rows, and a quarter of all ``T * N`` rows up to 32 MiB."""
-    quarter = min(T * N // _GRADIENT_CHUNKS, _GRADIENT_CHUNK_MAX_BYTES // row_bytes)
-    return max(_GRADIENT_CHUNK_ROWS, _GRADIENT_CHUNK_BYTES // row_bytes, quarter)
 
 
 def layer_forward(
@@ -163,7 +150,7 @@ def layer_forward(
 
     if lengths is not None and lengths.min() < T:
         x = zero_padding(x, lengths)  # padding may hold anything; NaN must not leak
-    chunk = _chunk_steps(N, H, dtype.itemsize, _PROJECTION_CHUNK_BYTES)
+    chunk = chunks.chunk_steps(N, H, dtype.itemsize, chunks.PROJECTION_CHUNK_BYTES)
     # The input projection is one GEMM per chunk of steps (all T at small sizes), made just before
     # the loop reaches the chunk: then it is still in cache when the loop reads it.  Without a cache
     # only one chunk of pre-activations is ever held.
@@ -251,7 +238,7 @@ def layer_forward(
         if len(blocks) == 1:
             rows_loop(0, N)
         else:
-            run_parallel([partial(_errstate_ignore_over, rows_loop, n0, n1) for n0, n1 in blocks])
+            run_parallel([partial(ignoring_overflow, rows_loop, n0, n1) for n0, n1 in blocks])
     if lengths is None:
         h_n[...] = h[T]
         c_n[...] = c[T % n_c]
@@ -266,24 +253,6 @@ def layer_forward(
     return y, h_n, c_n, cache
 
 
-def _each(fn: Callable[..., None], js: range, k: int, *args: Any) -> None:
-    """``fn(j, k, *args)`` for each ``j`` in ``js``: one thread's share of the parts."""
-    for j in js:
-        fn(j, k, *args)
-
-
-def _errstate_ignore_over(fn: Callable[[int, int], None], n0: int, n1: int) -> None:
-    """``fn(n0, n1)`` on a worker thread with overflow ignored (NumPy's error state is per thread)."""
-    with np.errstate(over="ignore"):
-        fn(n0, n1)
-
-
-def _chunk_steps(N: int, H: int, itemsize: int, nbytes: int) -> int:
-    """Steps per chunk of work done for many steps at once: about ``nbytes`` of gates, so that a
-    chunk is still in cache when the loop reaches it, yet small sizes need few calls."""
-    return max(1, nbytes // (N * 4 * H * itemsize))
-
-
 def layer_backward(
     dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: LayerCache | SingleCache
 ) -> LayerGrads:
@@ -293,7 +262,7 @@ def layer_backward(
     states.  Each step applies the backward of ``cell.py`` term by term (see there), with the local
     derivatives computed beforehand (trick 6); ``dA[t]`` holds the gradient of the *true*
     pre-activations ``a`` (not of the scaled ones used inside forward).  The steps run in chunks
-    from the last (:func:`gradient_chunk_rows` rows of ``dA`` each): after each chunk, its share of
+    from the last (:func:`.chunks.gradient_chunk_rows` rows of ``dA`` each): after each chunk, its share of
     the gradient GEMMs (trick 5) is added in, so that ``dA`` is held one chunk at a time, never for
     all ``T`` steps.  The cache is not modified, so backward may run more than once.
     """
@@ -307,7 +276,7 @@ def layer_backward(
     if lengths is not None and lengths.min() < T:
         dy = zero_padding(dy, lengths)  # padded outputs are constants: no gradient
     ends = ends_by_step(lengths, T, N) if lengths is not None else {}
-    rows_per_chunk = gradient_chunk_rows(T, N, 4 * H * dtype.itemsize)
+    rows_per_chunk = chunks.gradient_chunk_rows(T, N, 4 * H * dtype.itemsize)
     G = -(-T // -(-T * N // rows_per_chunk))  # steps per chunk: ceil(T / chunks), the chunks as even as T allows
 
     dA = np.empty((G, N, 4 * H), dtype=dtype)  # dLoss/da of one chunk of steps, private order
@@ -321,7 +290,7 @@ def layer_backward(
         """The backward loop over steps ``s1-1 .. s0`` for batch rows ``n0:n1`` (all, or one
         thread's block: trick 8); ``dA[t - s0]`` is step ``t``'s."""
         R, n = n1 - n0, s1 - s0
-        chunk = _chunk_steps(R, H, dtype.itemsize, _DERIVATIVE_CHUNK_BYTES)
+        chunk = chunks.chunk_steps(R, H, dtype.itemsize, chunks.DERIVATIVE_CHUNK_BYTES)
         K = np.empty((min(chunk, n), R, H), dtype=dtype)  # dm/dc of the current chunk of steps
         dm = np.empty((R, H), dtype=dtype)
         tmp = np.empty((R, H), dtype=dtype)
@@ -423,7 +392,8 @@ def layer_backward(
                 kb = len(blocks)
                 run_parallel([partial(rows_loop, n0, n1, s0, s1) for n0, n1 in blocks])
                 shares = [range(w, parts, kb) for w in range(kb)]  # each thread's parts
-                run_parallel([partial(_each, gemms, js, parts, s0, s1, X2, H2, accs[w]) for w, js in enumerate(shares)])
+                run_parallel([partial(each_part, gemms, js, parts, s0, s1, X2, H2, accs[w])
+                              for w, js in enumerate(shares)])
             if dW_hr is not None:  # dW_hr = dh_total.T @ m        (h = m @ W_hr.T)
                 n = s1 - s0
                 dW_hr += dh_total[:n].reshape(n * N, H_out).T @ m[s0:s1].reshape(n * N, H)  # (P, H)

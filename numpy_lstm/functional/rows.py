@@ -33,6 +33,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 ENV_VAR = "NUMPY_LSTM_ROW_THREADS"
 ROW_BLOCKS = 2  # row blocks of a batch large enough to split (the machines in view have 2 cores)
 MIN_BLOCK_BYTES = 256 << 10  # bytes of gates (rows * 4H * itemsize) per block and step, at least
@@ -145,6 +147,19 @@ def run_parallel(tasks: list[Callable[[], None]]) -> None:
         _release_blas()
     if error is not None:
         raise error
+
+
+def each_part(fn: Callable[..., None], js: range, k: int, *args: Any) -> None:
+    """``fn(j, k, *args)`` for each ``j`` in ``js``: one thread's share of ``k`` fixed parts."""
+    for j in js:
+        fn(j, k, *args)
+
+
+def ignoring_overflow(fn: Callable[..., None], *args: Any) -> None:
+    """``fn(*args)`` with overflow ignored, on whichever thread runs it (NumPy's error state is per
+    thread, so a worker does not inherit the caller's ``np.errstate``)."""
+    with np.errstate(over="ignore"):
+        fn(*args)
 
 
 @contextmanager
