@@ -10,7 +10,7 @@ Three kinds of its work run over a chunk of steps, neither one step (too many sm
   a chunk within L2 when the backward loop reads it;
 - the **gradient GEMMs** of backward (:func:`gradient_chunk_rows`): ``dA`` is held one chunk at a
   time, at least about 2 MiB and 512 rows (GEMMs of a good size), and up to a quarter of the steps
-  within 32 MiB where that is more: fewer, larger GEMMs (the medium float32 training step 3.5%
+  within 32 MiB where that is more: fewer, larger GEMMs (the medium float32 training step 3.4%
   faster in alternating runs) for a bounded amount of memory.
 
 Tests set these module attributes to force many small chunks at small sizes.
