@@ -87,25 +87,27 @@ def gemm_shapes(cfg: BenchConfig, mode: str) -> dict[str, tuple[int, list[tuple[
     return out
 
 
-def _gemm_fn(side: str, calls: int, a_shape: tuple[int, int], b_shape: tuple[int, int], dtype: np.dtype,
-             rng: np.random.Generator) -> Callable[[], object]:
-    """``calls`` products of the given shapes into a preallocated output, on one side."""
+def _gemm_fns(calls: int, a_shape: tuple[int, int], b_shape: tuple[int, int], dtype: np.dtype,
+              rng: np.random.Generator) -> dict[str, Callable[[], object]]:
+    """``calls`` products of the given shapes on each side, on the same operands, each side into a
+    preallocated output of its own."""
     a = rng.standard_normal(a_shape).astype(dtype)
     b = rng.standard_normal(b_shape).astype(dtype)
     out = np.empty((a_shape[0], b_shape[1]), dtype=dtype)
-    if side == "numpy":
-        def run() -> object:
-            for _ in range(calls):
-                np.matmul(a, b, out=out)
-            return out
-        return run
-    ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    tout = torch.empty(out.shape, dtype=ta.dtype)
+
+    def run_numpy() -> object:
+        for _ in range(calls):
+            np.matmul(a, b, out=out)
+        return out
 
     def run_torch() -> object:
         for _ in range(calls):
             torch.mm(ta, tb, out=tout)
         return tout
-    return run_torch
+
+    return {"numpy": run_numpy, "torch": run_torch}
 
 
 def elementwise_ns(cfg: BenchConfig, dtype: np.dtype, form: str, repeats: int = 30) -> tuple[float, float]:
@@ -137,8 +139,8 @@ def run_bounds(cfg: BenchConfig, dtype: np.dtype, mode: str, threads: int, budge
     shapes = gemm_shapes(cfg, mode)
     for name, (calls, layouts) in shapes.items():
         for k, (sa, sb) in enumerate(layouts):
-            for side in ("numpy", "torch"):
-                fns[f"{side}|{name}|{k}"] = _gemm_fn(side, calls, sa, sb, dtype, rng)
+            for side, fn in _gemm_fns(calls, sa, sb, dtype, rng).items():
+                fns[f"{side}|{name}|{k}"] = fn
     step_ms = max(timing.warm_up(fns["numpy"]), timing.warm_up(fns["torch"]))
     rounds, inner, settle = timing.plan(step_ms, 4, budget_s)  # the two steps and their GEMMs
     with timing.OtherLoad() as load:
