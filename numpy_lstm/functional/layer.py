@@ -48,9 +48,9 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    forward on the benchmark grid.  Used when there is no projection and no variable length.
 8. **Both cores on independent rows** (:mod:`.rows`): rows of a batch never interact, so a large
    batch is cut into two row blocks and each thread runs the whole forward or backward loop over
-   its block, elementwise work included, with the BLAS held at one thread meanwhile; the gradient
-   GEMMs after the loop are shared out by rows of their outputs.  The numbers are the same, bit for
-   bit, with the threads or without (``tests/test_rows.py``).
+   its block (its rows' input projection, one GEMM a chunk, and the elementwise work), with the BLAS
+   held at one thread meanwhile; the gradient GEMMs after the loop are shared out by output rows.
+   The same numbers, bit for bit, with the threads or without (``tests/test_rows.py``).
 
 Variable lengths
 ----------------
