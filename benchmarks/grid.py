@@ -29,6 +29,46 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+THP = "/sys/kernel/mm/transparent_hugepage"  # Linux: the kernel's transparent huge pages
+NUMPY_HUGEPAGE_BYTES = 4 << 20  # NumPy asks for huge pages on arrays of at least this size (Linux)
+
+
+def sysfs_choice(text: str) -> str | None:
+    """The selected value of a sysfs choice file: ``"always [madvise] never"`` -> ``"madvise"``."""
+    words = [w[1:-1] for w in text.split() if w.startswith("[") and w.endswith("]")]
+    return words[0] if len(words) == 1 else None
+
+
+def memory_settings(thp_dir: str = THP) -> dict[str, Any]:
+    """What sets the cost of a step's fresh memory (13-15% of the float64 steps at small and large
+    sizes in docs/benchmark.md): the kernel's transparent huge pages and their defrag mode (None
+    where not readable), whether NumPy asks for them, and the allocator's settings from the
+    environment (glibc's ``MALLOC_*`` and ``GLIBC_TUNABLES``)."""
+    found: dict[str, Any] = {}
+    for key, name in (("thp_enabled", "enabled"), ("thp_defrag", "defrag")):
+        try:
+            with open(os.path.join(thp_dir, name)) as f:
+                found[key] = sysfs_choice(f.read())
+        except OSError:
+            found[key] = None
+    get = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_get_madvise_hugepage", None)
+    found["numpy_hugepage"] = bool(get()) if get is not None else None  # NumPy >= 2: np._core
+    found["allocator_env"] = {
+        k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"
+    }
+    return found
+
+
+def format_memory(m: dict[str, Any]) -> str:
+    """One line: ``memory: transparent huge pages madvise (defrag madvise); NumPy asks for them ...``."""
+    thp = f"transparent huge pages {m['thp_enabled']} (defrag {m['thp_defrag']})" if m["thp_enabled"] else (
+        "transparent huge pages: not readable")
+    asks = {True: "yes", False: "no", None: "unknown"}[m["numpy_hugepage"]]
+    env = ", ".join(f"{k}={v}" for k, v in m["allocator_env"].items()) or "none"
+    return (f"memory: {thp}; NumPy asks for them on arrays >= {NUMPY_HUGEPAGE_BYTES >> 20} MiB: {asks}; "
+            f"allocator settings in the environment: {env}")
+
+
 def matmul_peaks(dtypes: list[np.dtype], quick: bool) -> dict[str, dict[str, float]]:
     """The matmul peak per dtype (:func:`timing.matmul_peak`), measured after the rows: its large
     GEMMs would disturb the timing of small rows right after them."""
@@ -72,7 +112,7 @@ def format_choices(choices: dict[str, Any]) -> str:
 
 
 def metadata(threads: int) -> dict[str, Any]:
-    """Machine, versions, threads and the BLAS kernel."""
+    """Machine, versions, threads, the BLAS kernel and the memory settings."""
     return {
         "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
         "cpu": cpu_name(),
@@ -87,6 +127,7 @@ def metadata(threads: int) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "onednn_available": torch.backends.mkldnn.is_available(),
         **timing.blas_info(),
+        "memory": memory_settings(),
         "flop_model": "matmul FLOPs only: forward = sum over layers, directions of 2*T*N*4H*(I_k + H); "
         "train = 3 * forward",
     }

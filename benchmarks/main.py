@@ -53,6 +53,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     )
     meta["layer"] = grid.layer_choices(dtypes)
     print(grid.format_choices(meta["layer"]))
+    print(grid.format_memory(meta["memory"]))
     print(f"FLOP model: {meta['flop_model']}")
     note = grid.early_contention_note(timing.other_load_now(), meta["cpus_available"])
     if note:

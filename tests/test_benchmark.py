@@ -46,6 +46,8 @@ def test_quick_grid_writes_well_formed_files(tmp_path: Path, capsys: pytest.Capt
         assert r["ratio_torch"] == pytest.approx(r["numpy_ms"] / r["torch_ms"])
         assert r["gflop"] * 1e9 == flops.flops(configs.QUICK["tiny"], r["mode"])
     assert data["meta"]["threads"] == 2 and "peak_gflops" in data["meta"]["matmul_peak"]["float32"]
+    assert data["meta"]["memory"] == grid.memory_settings()  # recorded with the run ...
+    assert grid.format_memory(data["meta"]["memory"]) in printed  # ... and printed at the top
     with (tmp_path / "grid.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(rows)
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -231,3 +233,26 @@ def test_python_m_benchmarks_refuses_an_out_that_is_a_file(tmp_path: Path, capsy
     assert bench_module.main(["--quick", "--no-memory", "--out", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err
     assert err == f"python -m benchmarks: error: --out must be a directory, got the file {tmp_path / 'f'}\n"
+
+
+def test_memory_settings_read_the_huge_page_files_and_the_allocator_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert grid.sysfs_choice("always [madvise] never\n") == "madvise"
+    assert grid.sysfs_choice("always defer defer+madvise [madvise] never") == "madvise"
+    assert grid.sysfs_choice("always madvise never") is None  # nothing selected
+    (tmp_path / "enabled").write_text("[always] madvise never\n")
+    (tmp_path / "defrag").write_text("always defer defer+madvise madvise [never]\n")
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "68719476736")
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    m = grid.memory_settings(str(tmp_path))
+    assert (m["thp_enabled"], m["thp_defrag"]) == ("always", "never")
+    assert m["allocator_env"]["MALLOC_TRIM_THRESHOLD_"] == "68719476736"
+    assert all(k.startswith("MALLOC_") for k in m["allocator_env"])  # and nothing else of the environment
+    assert m["numpy_hugepage"] in (True, False)  # NumPy 2 says whether it asks for huge pages
+    line = grid.format_memory(m)
+    assert line.startswith("memory: transparent huge pages always (defrag never); NumPy asks for them on arrays")
+    assert "MALLOC_TRIM_THRESHOLD_=68719476736" in line
+    missing = grid.memory_settings(str(tmp_path / "absent"))  # not Linux, or no sysfs
+    assert (missing["thp_enabled"], missing["thp_defrag"]) == (None, None)
+    assert "transparent huge pages: not readable" in grid.format_memory(missing)
