@@ -8,7 +8,8 @@ call once on a tiny problem (library start-up, thread stacks, oneDNN's kernel ge
 the call's memory), then reset the peak (``echo 5 > /proc/self/clear_refs`` sets ``VmHWM`` to the
 current ``VmRSS``), run the real call once, and report ``VmHWM - VmRSS_before``.  The first real
 call is measured, so nothing freed by an earlier call of the same size hides in the allocators'
-caches.  Linux only (``/proc``); elsewhere the result is None.
+caches, nor in the buffers the fast layer keeps for reuse (released before the call: the call's
+own, reused within the call, are counted).  Linux only (``/proc``); elsewhere the result is None.
 
 Run as ``python -m benchmarks.memory '<json>'``; the NumPy child never imports torch.
 """
@@ -95,6 +96,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(spec["threads"])
     _build(spec, 2, 1)()  # tiny warm-up
     call = _build(spec, spec["T"], spec["N"])
+    if spec["side"] == "numpy":
+        from numpy_lstm.functional import buffers
+
+        buffers.release()  # no buffer kept from the warm-up: the call's own buffers are counted
     _reset_peak()
     before = _status_kb("VmRSS")
     call()

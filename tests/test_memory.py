@@ -9,10 +9,36 @@ import tracemalloc
 import numpy as np
 
 import numpy_lstm
-from numpy_lstm.functional import chunks, layer
+from numpy_lstm.functional import buffers, chunks, layer
 
 
 def test_backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
+    with buffers.reuse(False):  # every buffer from NumPy's allocator, as tracemalloc counts it
+        _backward_holds_da_one_chunk_at_a_time_and_frees_the_caches()
+
+
+def test_with_reuse_a_step_leaves_every_buffer_unused_and_the_next_step_takes_no_new_one() -> None:
+    T, N, I, H, L = 200, 16, 8, 64, 2
+    m = numpy_lstm.LSTM(I, H, num_layers=L, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    x, d_out = rng.standard_normal((T, N, I)), rng.standard_normal((T, N, H))  # (T, N, I), (T, N, H)
+    with buffers.reuse(True):
+        buffers.release()
+        base, _ = buffers.held()  # what other tests' arrays still hold
+        m(x)
+        during, _ = buffers.held()
+        m.backward(d_out)
+        total, idle = buffers.held()
+        assert total - base > T * N * 4 * H * 8, "the caches came from the kept buffers"
+        assert idle >= total - base, "backward let go of every cache and dA (nothing still refers to them)"
+        m(x)
+        m.backward(d_out)
+        assert buffers.held()[0] == total, "the second step reused the first step's buffers"
+        assert during - base <= total - base
+        buffers.release()
+
+
+def _backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
     T, N, I, H, L = 400, 16, 8, 64, 2
     item = 8  # float64
     m = numpy_lstm.LSTM(I, H, num_layers=L, dtype=np.float64, seed=0)

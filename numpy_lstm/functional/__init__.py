@@ -9,6 +9,7 @@
 - :mod:`.activation` the tanh or exp form of the gate activations, chosen per machine
 - :mod:`.rows`       the batch split across threads (optional: needs threadpoolctl)
 - :mod:`.chunks`     how many steps the fast layer's projection, derivatives and gradient GEMMs take at a time
+- :mod:`.buffers`    the fast layer's large buffers, kept and handed out again once nothing refers to them
 - :mod:`.lengths`    variable lengths: last steps, zeroed padding, time reversed per sequence
 """
 

@@ -27,10 +27,9 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    views (``acts[t]``, its gate blocks, ``h[t]``...) are made before the loop by ``list(array)``,
    which iterates the first axis in C, and the GEMMs use ``np.dot`` (half the call overhead of
    ``np.matmul`` on small operands) into a C-contiguous copy of ``W_hh.T``.
-5. **Weight and input gradients out of the loop**, as one GEMM each over a chunk of steps (about
-   2 MiB of ``dA``, at least 512 rows of ``T*N``), so that ``dA`` is never held for all ``T`` steps:
-   ``dW_ih += dA.T @ X``, ``dW_hh += dA.T @ H_prev``, ``dx = dA @ W_ih``, ``db += dA.sum``.
-   The loop itself does only the recurrent ``dA[t] @ W_hh``.
+5. **Weight and input gradients out of the loop**, one GEMM each per chunk of steps (:mod:`.chunks`),
+   so that ``dA`` is never held for all ``T`` steps: ``dW_ih += dA.T @ X``, ``dW_hh += dA.T @ H_prev``,
+   ``dx = dA @ W_ih``, ``db += dA.sum``.  The loop itself does only the recurrent ``dA[t] @ W_hh``.
 6. **Local derivatives for many steps at once.**  Every factor of the backward that does not
    depend on the incoming gradient is computed for a chunk of steps (about 256 KiB of gates, so
    still in cache when the loop gets there; all ``T`` steps at small sizes) in a few NumPy calls,
@@ -51,16 +50,17 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    its block (its rows' input projection, one GEMM a chunk, and the elementwise work), with the BLAS
    held at one thread meanwhile; the gradient GEMMs after the loop are shared out by output rows.
    The same numbers, bit for bit, with the threads or without (``tests/test_rows.py``).
+9. **Large buffers kept between calls** (:mod:`.buffers`): caches, ``dA`` and ``dx`` are handed out
+   again once nothing refers to them: a step writes to mapped memory instead of faulting pages in.
 
 Variable lengths
 ----------------
 With ``lengths`` (``N`` integers in ``[1, T]``), sequence ``n`` is valid for steps ``t < lengths[n]``.
 The loop still runs every row through all ``T`` steps (padding only wastes work, it cannot change
-a valid step, since a step depends on earlier steps alone).  Then:
-outputs past a sequence's end are set to zero; ``h_n``/``c_n`` are taken at its last valid step;
-in backward the upstream gradient past the end is ignored, and ``dh_n``/``dc_n`` are injected at the
-last valid step instead of at ``T - 1``.  The gradient arriving at a padded step is therefore exactly
-zero, so padded steps contribute nothing to the weight gradients and their ``dx`` is zero.
+a valid step, since a step depends on earlier steps alone).  Then: outputs past a sequence's end are
+zero; ``h_n``/``c_n`` are taken at its last valid step; in backward the upstream gradient past the end
+is ignored, and ``dh_n``/``dc_n`` are injected at the last valid step instead of at ``T - 1``.  So the
+gradient at a padded step is exactly zero: no share in the weight gradients, and zero ``dx``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from numpy_lstm.functional import chunks
+from numpy_lstm.functional import buffers, chunks
 from numpy_lstm.functional.activation import activate, gate_form
 from numpy_lstm.functional.gate_order import gate_weights
 from numpy_lstm.functional.inference import inference_forward
@@ -154,12 +154,12 @@ def layer_forward(
     # The input projection is one GEMM per chunk of steps (all T at small sizes), made just before
     # the loop reaches the chunk: then it is still in cache when the loop reads it.  Without a cache
     # only one chunk of pre-activations is ever held.
-    acts = np.empty((T if keep_cache else min(chunk, T), N, 4 * H), dtype=dtype)  # (T, N, 4H)
+    acts = buffers.empty((T if keep_cache else min(chunk, T), N, 4 * H), dtype=dtype)  # (T, N, 4H)
     n_c = T + 1 if keep_cache else 2  # without a cache two cell states are enough
-    h = np.empty((T + 1, N, H_out), dtype=dtype)  # h[t+1] is step t's output
-    c = np.empty((n_c, N, H), dtype=dtype)
-    tanh_c = np.empty((T if keep_cache else 1, N, H), dtype=dtype)
-    m = np.empty((T if keep_cache else 1, N, H), dtype=dtype) if W_hr is not None else None
+    h = buffers.empty((T + 1, N, H_out), dtype=dtype)  # h[t+1] is step t's output
+    c = buffers.empty((n_c, N, H), dtype=dtype)
+    tanh_c = buffers.empty((T if keep_cache else 1, N, H), dtype=dtype)
+    m = buffers.empty((T if keep_cache else 1, N, H), dtype=dtype) if W_hr is not None else None
     W_hr_T = np.ascontiguousarray(W_hr.T) if W_hr is not None else None  # (H, P)
     h[0] = h0
     c[0] = c0
@@ -279,7 +279,7 @@ def layer_backward(
     rows_per_chunk = chunks.gradient_chunk_rows(T, N, 4 * H * dtype.itemsize)
     G = -(-T // -(-T * N // rows_per_chunk))  # steps per chunk: ceil(T / chunks), the chunks as even as T allows
 
-    dA = np.empty((G, N, 4 * H), dtype=dtype)  # dLoss/da of one chunk of steps, private order
+    dA = buffers.empty((G, N, 4 * H), dtype=dtype)  # dLoss/da of one chunk of steps, private order
     if lengths is None:  # every final state was produced at the last step
         dh, dc = dh_n.astype(dtype, copy=True), dc_n.astype(dtype, copy=True)  # (N, H_out), (N, H)
     else:
@@ -332,7 +332,7 @@ def layer_backward(
     # PyTorch's gate order: private o | i | f | g is PyTorch's i | f | g | o rolled by one block, so
     # two GEMMs (o; i | f | g) need no reordering.  With row blocks, each thread computes a slice of
     # every output (rows of dx, gate blocks of the rest).
-    dx = np.empty((T, N, I), dtype=dtype)  # a = x @ W_ih.T + ...
+    dx = buffers.empty((T, N, I), dtype=dtype)  # a = x @ W_ih.T + ...
     dW_ih = np.empty((4 * H, I), dtype=dtype)  # PyTorch order
     dW_hh = np.empty((4 * H, H_out), dtype=dtype)
     db = np.empty(4 * H, dtype=dtype) if has_bias else None
@@ -368,7 +368,7 @@ def layer_backward(
     blocks = row_blocks(N, 4 * H, dtype.itemsize)
     parts = _GEMM_PARTS if splittable(N, 4 * H, dtype.itemsize) else 1  # the same with threads or not
     most = min(3, -(-4 // parts)) * H * max(I, H_out)  # the largest GEMM output of a part
-    h_prev = np.empty((G if h.shape[0] == 1 else 0, N, H_out), dtype=dtype)  # h_prev of a chunk, remade
+    h_prev = buffers.empty((G if h.shape[0] == 1 else 0, N, H_out), dtype=dtype)  # h_prev of a chunk, remade
     accs = [np.empty(most if G < T else 0, dtype=dtype) for _ in blocks]  # per thread: sums over chunks
     with blas_held() if len(blocks) > 1 else nullcontext():
         for s1 in range(T, 0, -G):
