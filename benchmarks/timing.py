@@ -4,10 +4,14 @@ How a set of callables (one per side) is timed, in :func:`interleaved`:
 
 1. Warm-up: each callable runs ``warmup`` times and on until steady (first-call allocations, BLAS
    thread start-up), within :data:`WARMUP_MAX_CALLS` calls and ``warmup_cap_s`` seconds.
-2. Rounds: in every round each side runs a *block*: ``settle`` untimed calls, then ``inner`` timed
-   calls.  The order of the sides rotates from round to round.  The settle call absorbs what the
-   previous side leaves behind: PyTorch's OpenMP threads and OpenBLAS's threads both spin for a
-   while after their work, and on 2 cores that spinning steals the next call's CPU.
+2. Rounds: in every round each side runs a *block*: untimed settle calls, then ``inner`` timed
+   calls.  The order of the sides rotates from round to round.  The settle calls absorb what the
+   previous side leaves behind: OpenBLAS's threads spin for a while after their work, PyTorch's
+   OpenMP threads fall asleep and must be woken, and on 2 cores this slows the next side's first
+   calls several times over, for up to about 100 ms (PyTorch's small float32 training step, 6 ms
+   alone, took 15-20 ms in each of the first calls after NumPy's).  So a side settles for at least
+   ``settle`` calls and on until a call is within 1.25x of the best that side has shown (its
+   warm-up and earlier rounds), within :data:`SETTLE_MAX_S` seconds.
 3. Statistics: the median of all timed calls, and the interquartile range as the spread.
 
 Noise from other processes hits the sides alike because the rounds interleave them.
@@ -29,6 +33,7 @@ import torch
 # keep it unsteady for as long as it is busy): the timed rounds then show the noise as spread.
 WARMUP_MAX_CALLS = 50
 WARMUP_MAX_S = 3.0
+SETTLE_MAX_S = 0.5  # a block's settle calls stop here even when the side is not back to its best
 
 
 class OtherLoad:
@@ -134,33 +139,39 @@ def interleaved(
 ) -> dict[str, Timing]:
     """Time each callable in ``fns`` by interleaved rounds (see the module docstring)."""
     names = list(fns)
-    for name in names:
-        warm_up(fns[name], warmup, cap_s=warmup_cap_s)
+    best = {name: warm_up(fns[name], warmup, cap_s=warmup_cap_s) for name in names}  # ms
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fn = fns[name]
-            warm_up(fn, settle, cap_s=min(1.0, warmup_cap_s))  # untimed: absorbs what the previous side left
+            # untimed: absorbs what the previous side left, until this side is back near its best
+            warm_up(fn, settle, cap_s=min(SETTLE_MAX_S, warmup_cap_s), best_ms=best[name])
             for _ in range(inner):
                 t0 = time.perf_counter()
                 fn()
                 times[name].append((time.perf_counter() - t0) * 1e3)
+            best[name] = min(best[name], min(times[name][-inner:]))
     return {name: Timing(t) for name, t in times.items()}
 
 
 def warm_up(
-    fn: Callable[[], object], calls: int = 2, cap_s: float = WARMUP_MAX_S, max_calls: int = WARMUP_MAX_CALLS
+    fn: Callable[[], object],
+    calls: int = 2,
+    cap_s: float = WARMUP_MAX_S,
+    max_calls: int = WARMUP_MAX_CALLS,
+    best_ms: float = float("inf"),
 ) -> float:
     """Call ``fn`` at least ``calls`` times, and on until its time is steady (the last call within
-    1.25x of the fastest so far), but no more than ``max(calls, max_calls)`` times and no longer
-    than ``cap_s`` seconds (a call already running finishes); return the fastest call in ms.
+    1.25x of the fastest so far, and of ``best_ms``, a time the callable has shown before), but no
+    more than ``max(calls, max_calls)`` times and no longer than ``cap_s`` seconds (a call already
+    running finishes); return the fastest call in ms.
 
     Why not a fixed count: on this kind of machine (a 2-vCPU VM), right after large GEMMs of the
     other library, or another process's work, a small call can take hundreds of milliseconds
     for a second or two while the threads are rescheduled.  Timing must not start in that state.
     """
-    best = float("inf")
+    best = best_ms / 1e3  # s
     t_end = time.perf_counter() + cap_s
     n = 0
     while True:

@@ -10,6 +10,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,42 @@ def test_warm_up_stops_after_its_calls_or_its_seconds(monkeypatch: pytest.Monkey
     calls[0] = 0
     timing.warm_up(never_steady, cap_s=0.01)  # 2 + 4 + 8 ms: the third call ends past the cap
     assert calls[0] == 3
+
+
+def test_warm_up_goes_on_until_near_the_best_time_shown_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    durations = iter([0.010, 0.010, 0.009, 0.002, 0.001])  # slow at first, then back to 1-2 ms
+
+    def fn() -> None:
+        clock[0] += next(durations)
+
+    assert timing.warm_up(fn, calls=1, cap_s=1e30, best_ms=1.7) == pytest.approx(1.7)
+    assert next(durations) == 0.001, "stopped at the 2 ms call: within 1.25 x the 1.7 ms shown before"
+
+
+def test_interleaved_times_a_side_only_once_it_is_past_what_the_other_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each side's first calls after the other side's block are slow (threads left spinning or
+    asleep), as PyTorch's after NumPy's on 2 cores: the settle calls absorb them, the timed calls
+    do not see them."""
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    last = [""]
+    since = {"a": 0, "b": 0}
+
+    def side(name: str) -> Callable[[], None]:
+        def fn() -> None:
+            since[name] = 0 if last[0] != name else since[name] + 1
+            last[0] = name
+            clock[0] += 0.010 if since[name] < 3 else 0.001  # 10 ms for 3 calls after a switch, then 1 ms
+
+        return fn
+
+    res = timing.interleaved({"a": side("a"), "b": side("b")}, rounds=4, inner=5, warmup=8, settle=1)
+    for name, t in res.items():
+        assert t.times_ms == [pytest.approx(1.0)] * 20, name
 
 
 def test_a_row_warms_up_within_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,12 +13,12 @@ NumPy view keeps a reference to the array that owns its memory (``view.base`` is
 the view was made: slices, ``reshape``, ``.T``, the rows of ``list(array)``...); a ``memoryview`` or
 a ``torch.from_numpy`` tensor holds the array it was made from, and so the owner too.  So while
 anything at all can still reach a buffer, whether a cache, an output the caller kept or a tensor
-sharing its memory, its owner has more references than the owners nobody uses.  :func:`empty` counts the references of every owner together with those of a
-sentinel object held only by the same list (the sentinel's count is exactly that of an unused
-owner, whatever the interpreter counts for the call itself) and reuses an owner only when its
-count equals the sentinel's, under a lock (threads never get the same buffer).  A buffer somebody
-still sees is never handed out twice; the worst
-case of a reference it cannot see through (a raw address) is the same as for freed memory.
+sharing its memory, its owner has more references than the owners nobody uses.  :func:`empty`
+counts the references of every owner together with those of a sentinel object held only by the
+same list (the sentinel's count is exactly that of an unused owner, whatever the interpreter counts
+for the call itself) and reuses an owner only when its count equals the sentinel's, under a lock
+(threads never get the same buffer).  A buffer somebody still sees is never handed out twice; the
+worst case of a reference it cannot see through (a raw address) is the same as for freed memory.
 
 Only buffers of :data:`MIN_BYTES` or more come from here (smaller ones are cheap, and glibc reuses
 them anyway).  At most :data:`MAX_IDLE_BYTES` of unused buffers are kept; :func:`release` frees
