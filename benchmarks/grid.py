@@ -51,8 +51,12 @@ def memory_settings(thp_dir: str = THP) -> dict[str, Any]:
                 found[key] = sysfs_choice(f.read())
         except OSError:
             found[key] = None
-    get = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_get_madvise_hugepage", None)
-    found["numpy_hugepage"] = bool(get()) if get is not None else None  # NumPy >= 2: np._core
+    try:  # NumPy >= 2 (private, hence the fallback: unknown)
+        from numpy._core.multiarray import _get_madvise_hugepage
+    except ImportError:
+        found["numpy_hugepage"] = None
+    else:
+        found["numpy_hugepage"] = bool(_get_madvise_hugepage())
     found["allocator_env"] = {
         k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"
     }
@@ -61,8 +65,10 @@ def memory_settings(thp_dir: str = THP) -> dict[str, Any]:
 
 def format_memory(m: dict[str, Any]) -> str:
     """One line: ``memory: transparent huge pages madvise (defrag madvise); NumPy asks for them ...``."""
-    thp = f"transparent huge pages {m['thp_enabled']} (defrag {m['thp_defrag']})" if m["thp_enabled"] else (
-        "transparent huge pages: not readable")
+    if m["thp_enabled"]:
+        thp = f"transparent huge pages {m['thp_enabled']} (defrag {m['thp_defrag']})"
+    else:
+        thp = "transparent huge pages: not readable"
     asks = {True: "yes", False: "no", None: "unknown"}[m["numpy_hugepage"]]
     env = ", ".join(f"{k}={v}" for k, v in m["allocator_env"].items()) or "none"
     return (f"memory: {thp}; NumPy asks for them on arrays >= {NUMPY_HUGEPAGE_BYTES >> 20} MiB: {asks}; "

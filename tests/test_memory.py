@@ -26,7 +26,6 @@ def test_with_reuse_a_step_leaves_every_buffer_unused_and_the_next_step_takes_no
         buffers.release()
         base, _ = buffers.held()  # what other tests' arrays still hold
         m(x)
-        during, _ = buffers.held()
         m.backward(d_out)
         total, idle = buffers.held()
         assert total - base > T * N * 4 * H * 8, "the caches came from the kept buffers"
@@ -34,7 +33,6 @@ def test_with_reuse_a_step_leaves_every_buffer_unused_and_the_next_step_takes_no
         m(x)
         m.backward(d_out)
         assert buffers.held()[0] == total, "the second step reused the first step's buffers"
-        assert during - base <= total - base
         buffers.release()
 
 
