@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import numpy_lstm
-from tests.strategies import lstm_cases
+from tests.strategies import LSTMCase, lstm_cases
 
 
 def run(module, x, hx=None, lengths=None, seed=0, with_state_grads=True):
@@ -89,6 +89,17 @@ def test_two_chunks_carrying_state_equal_the_whole_sequence(case, split):
                                    rtol=1e-12, atol=1e-14, err_msg=k)
 
 
+# report.noise counts one rounding of the loss's sum; each output the loss sums also carries the
+# rounding of the forward that made it, a few eps per operation along the chain.  Observed: up to
+# 6x report.noise (the example below: 2 layers with projection, gradients ~1e-8, which agree with
+# PyTorch's to 2e-14 relative).  An entry checked against this bound alone has an error of at most
+# ~1e-10 here; the PyTorch parity tests check every gradient to its full precision.
+FD_NOISE_FACTOR = 16
+
+
+@example(case=LSTMCase(input_size=1, hidden_size=3, num_layers=2, bias=False, batch_first=False,
+                       bidirectional=False, proj_size=1, T=2, N=None, with_hx=False, state_grads=False,
+                       use_lengths=False, seed=0))
 @given(case=lstm_cases(max_layers=2))
 def test_finite_differences_agree_with_backward(case):
     m = case.build()
@@ -98,7 +109,8 @@ def test_finite_differences_agree_with_backward(case):
     for row in report.rows:
         # Relative 1e-5, unless the whole error is within what finite differences can resolve
         # (a tensor whose gradients are all tiny, e.g. weight_hh with short sequences and h_0 = 0).
-        assert row.max_rel < 1e-5 or row.max_abs < report.noise, f"{row.name}: {row}, noise {report.noise:.1e}"
+        bound = FD_NOISE_FACTOR * report.noise
+        assert row.max_rel < 1e-5 or row.max_abs < bound, f"{row.name}: {row}, noise {report.noise:.1e}"
 
 
 def test_gradcheck_catches_a_wrong_backward(monkeypatch):
