@@ -15,7 +15,7 @@ import numpy_lstm
 from benchmarks import cases, flops, memory, timing
 from benchmarks.configs import BenchConfig
 from benchmarks.report import Row
-from numpy_lstm.functional import activation, buffers, rows
+from numpy_lstm.functional import activation, buffers, feature_major, rows
 
 
 def cpu_name() -> str:
@@ -95,7 +95,8 @@ def add_peak(rows: list[Row], peaks: dict[str, dict[str, float]], sides: tuple[s
 
 def layer_choices(dtypes: list[np.dtype]) -> dict[str, Any]:
     """What the fast layer chose on this computer: the gate form per dtype (with the calibration's
-    ns per gate value), how many threads share the row blocks (:mod:`numpy_lstm.functional.rows`)
+    ns per gate value), how many threads share the row blocks (:mod:`numpy_lstm.functional.rows`),
+    whether the batches they do not split train feature-major (:mod:`numpy_lstm.functional.feature_major`)
     and whether large buffers are reused (:mod:`numpy_lstm.functional.buffers`)."""
     forms = {}
     for dt in dtypes:
@@ -106,6 +107,7 @@ def layer_choices(dtypes: list[np.dtype]) -> dict[str, Any]:
         "gate_forms": forms,
         "row_threads": rows.threads(),
         "row_min_block_kib": rows.MIN_BLOCK_BYTES >> 10,
+        "feature_major": feature_major.enabled(),
         "buffer_reuse": buffers.enabled(),
         "buffer_min_kib": buffers.MIN_BYTES >> 10,
     }
@@ -113,7 +115,7 @@ def layer_choices(dtypes: list[np.dtype]) -> dict[str, Any]:
 
 def format_choices(choices: dict[str, Any]) -> str:
     """One line: ``gates float32 tanh (tanh 0.25 / exp 0.41 ns), ...; row split on 2 threads ...;
-    buffers ... kept and reused``."""
+    smaller batches feature-major; buffers ... kept and reused``."""
     parts = []
     for name, c in choices["gate_forms"].items():
         ns = c["ns_per_value"]
@@ -123,8 +125,9 @@ def format_choices(choices: dict[str, Any]) -> str:
     split = f"row split on {k} threads" if k > 1 else "row split off"
     kib = choices["row_min_block_kib"]
     kept = "kept and reused" if choices["buffer_reuse"] else "fresh each call (reuse off)"
+    fm = "smaller batches feature-major" if choices.get("feature_major") else "feature-major training off"
     return (f"layer: gates {', '.join(parts)}; {split} (batches of >= 2 x {kib} KiB of gates per step); "
-            f"buffers of >= {choices['buffer_min_kib']} KiB {kept}")
+            f"{fm}; buffers of >= {choices['buffer_min_kib']} KiB {kept}")
 
 
 def metadata(threads: int) -> dict[str, Any]:

@@ -19,14 +19,20 @@ forward + backward, and each adds one idea to the previous one:
 7. ``one_sequence``       + one sequence (``N = 1``) in one row per step, neighbouring blocks sharing a
                           call (:mod:`.single`): 8 + 4 NumPy calls per step instead of 10 + 7.  Only
                           at ``N = 1`` (``--config seed``); elsewhere it is ``row_threads`` again.
-8. ``reused_buffers``     + the large buffers kept between calls and handed out again once nothing
+8. ``feature_major``      + a batch too small for the row split in the feature-major layout
+                          (:mod:`.feature_major`): every per-step array ``(features, N)``, each gate
+                          block contiguous, the per-step GEMMs ``W @ h``.  Where the rows are split
+                          (medium float64, large) it is ``one_sequence`` again.
+9. ``reused_buffers``     + the large buffers kept between calls and handed out again once nothing
                           refers to them (:mod:`.buffers`): no fresh pages to fault in each step.
-9. ``shipped``            the layer as shipped: the gate form calibrated on this computer, the rows
+10. ``shipped``           the layer as shipped: the gate form calibrated on this computer, the rows
                           split where the sizes and the BLAS threads allow, one sequence in
-                          :mod:`.single`, buffers reused.
+                          :mod:`.single`, other unsplit batches feature-major, buffers reused.
 
 Variants 4-6 run with :func:`~numpy_lstm.functional.single.single_path` off, so that at ``N = 1`` they
-time the general layer, and variants 4-7 with buffer reuse off (:func:`~numpy_lstm.functional.buffers.reuse`).
+time the general layer, variants 4-7 with the feature-major layout off
+(:func:`~numpy_lstm.functional.feature_major.feature_major`), and variants 4-8 with buffer reuse off
+(:func:`~numpy_lstm.functional.buffers.reuse`).
 
 Every variant returns the same numbers; ``tests/test_ablation.py`` checks them against the shipped
 layer, and the benchmark checks again before timing.  Shape legend as in :mod:`.cell`.
@@ -40,6 +46,7 @@ import numpy as np
 
 from numpy_lstm.functional import activation, buffers, rows
 from numpy_lstm.functional.cell import sigmoid, split_gates
+from numpy_lstm.functional.feature_major import feature_major
 from numpy_lstm.functional.gate_order import private_gate_rows, torch_gate_rows
 from numpy_lstm.functional.layer import layer_backward, layer_forward
 from numpy_lstm.functional.single import single_path
@@ -171,19 +178,20 @@ def _fused_gates(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: 
 
 
 def _layer(
-    form: str | None, threads: int | None, single: bool = True, reuse: bool | None = None
+    form: str | None, threads: int | None, single: bool = True, fm: bool = True, reuse: bool | None = None
 ) -> Callable[..., Grads]:
     """The shipped layer with the gate form and row threads fixed (None: as shipped, chosen here),
-    the one-sequence path on or off, and buffer reuse off, on, or as shipped (None)."""
+    the one-sequence path and the feature-major layout on or off, and buffer reuse off, on, or as
+    shipped (None)."""
 
     def train_step(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: Weights, dy: np.ndarray) -> Grads:
         if form is None:
-            with rows.row_threads(threads), single_path(single), buffers.reuse(reuse):
+            with rows.row_threads(threads), single_path(single), feature_major(fm), buffers.reuse(reuse):
                 return _shipped(x, h0, c0, w, dy)
         before = activation.chosen_form(x.dtype)
         activation.set_gate_form(form, x.dtype)
         try:
-            with rows.row_threads(threads), single_path(single), buffers.reuse(reuse):
+            with rows.row_threads(threads), single_path(single), feature_major(fm), buffers.reuse(reuse):
                 return _shipped(x, h0, c0, w, dy)
         finally:
             activation.set_gate_form(before, x.dtype)  # back to the shipped choice (None: not made yet)
@@ -203,10 +211,11 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, Weights, np.nd
     "input_gemm": _input_gemm,
     "grads_after_loop": _grads_after_loop,
     "fused_gates": _fused_gates,
-    "buffers": _layer("tanh", 1, single=False, reuse=False),
-    "exp_gates": _layer("exp", 1, single=False, reuse=False),
-    "row_threads": _layer("exp", None, single=False, reuse=False),
-    "one_sequence": _layer("exp", None, reuse=False),
+    "buffers": _layer("tanh", 1, single=False, fm=False, reuse=False),
+    "exp_gates": _layer("exp", 1, single=False, fm=False, reuse=False),
+    "row_threads": _layer("exp", None, single=False, fm=False, reuse=False),
+    "one_sequence": _layer("exp", None, fm=False, reuse=False),
+    "feature_major": _layer("exp", None, reuse=False),
     "reused_buffers": _layer("exp", None, reuse=True),
     "shipped": _layer(None, None),
 }

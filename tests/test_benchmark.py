@@ -293,3 +293,19 @@ def test_memory_settings_read_the_huge_page_files_and_the_allocator_environment(
     missing = grid.memory_settings(str(tmp_path / "absent"))  # not Linux, or no sysfs
     assert (missing["thp_enabled"], missing["thp_defrag"]) == (None, None)
     assert "transparent huge pages: not readable" in grid.format_memory(missing)
+
+
+def test_the_layer_line_says_which_choices_the_fast_layer_made() -> None:
+    """The ``layer:`` line names the gate form per dtype, the row split, the feature-major layout
+    and buffer reuse, each as switched at the time."""
+    from numpy_lstm.functional import activation, buffers
+    from numpy_lstm.functional.feature_major import feature_major
+
+    with feature_major(True), buffers.reuse(True):
+        line = grid.format_choices(grid.layer_choices([np.dtype(np.float64)]))
+    assert line.startswith("layer: gates float64 ")
+    assert activation.gate_form(np.float64) in line
+    assert "; smaller batches feature-major; buffers of >= 1024 KiB kept and reused" in line
+    with feature_major(False), buffers.reuse(False):
+        line = grid.format_choices(grid.layer_choices([np.dtype(np.float64)]))
+    assert "; feature-major training off; buffers of >= 1024 KiB fresh each call (reuse off)" in line

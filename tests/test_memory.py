@@ -7,13 +7,18 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
+import pytest
 
 import numpy_lstm
 from numpy_lstm.functional import buffers, chunks, layer
+from numpy_lstm.functional.feature_major import FeatureMajorCache, feature_major
 
 
-def test_backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
-    with buffers.reuse(False):  # every buffer from NumPy's allocator, as tracemalloc counts it
+@pytest.mark.parametrize("fm", [False, True], ids=["(N, 4H)", "feature-major"])
+def test_backward_holds_da_one_chunk_at_a_time_and_frees_the_caches(fm: bool) -> None:
+    """The same bound for both layouts: the feature-major one holds half the steps of ``dA`` at a
+    time and their ``(4H, n*N)`` copy."""
+    with buffers.reuse(False), feature_major(fm):  # every buffer from NumPy's allocator, as tracemalloc counts it
         _backward_holds_da_one_chunk_at_a_time_and_frees_the_caches()
 
 
@@ -66,17 +71,24 @@ def _backward_holds_da_one_chunk_at_a_time_and_frees_the_caches() -> None:
     assert held - after > caches, "the caches were not freed by backward"
 
 
-def test_cache_does_not_hold_the_output_without_projection() -> None:
+@pytest.mark.parametrize("fm", [False, True], ids=["(N, 4H)", "feature-major"])
+def test_cache_does_not_hold_the_output_without_projection(fm: bool) -> None:
     """Backward remakes ``h = o * tanh(c)`` per chunk, so the cache keeps ``h_0`` alone: the layer's
-    output (the module's, or the concatenation of directions) is not held twice until backward."""
+    output (the module's, or the concatenation of directions) is not held twice until backward, and
+    nothing the caller does to the output reaches the cache."""
     rng = np.random.default_rng(0)
     T, N, I, H = 6, 3, 4, 5
     W_ih, W_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H))
     x, h0, c0 = rng.standard_normal((T, N, I)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
-    y, _, _, cache = layer.layer_forward(x, h0, c0, W_ih, W_hh)
-    assert cache.h.shape == (1, N, H)
-    assert not np.shares_memory(y, cache.h) and not np.shares_memory(h0, cache.h)
-    np.testing.assert_array_equal(cache.h[0], h0)
+    with feature_major(fm):
+        y, _, _, cache = layer.layer_forward(x, h0, c0, W_ih, W_hh)
+    assert isinstance(cache, FeatureMajorCache if fm else layer.LayerCache)
+    kept = cache.h0.T if fm else cache.h[0]  # (N, H)
+    assert (cache.h0.shape == (H, N)) if fm else (cache.h.shape == (1, N, H))
+    np.testing.assert_array_equal(kept, h0)
+    for name, value in cache._asdict().items():
+        if isinstance(value, np.ndarray) and name != "x":
+            assert not np.shares_memory(y, value) and not np.shares_memory(h0, value), name
 
 
 def test_gradient_chunks_are_a_quarter_of_the_steps_within_32_mib() -> None:

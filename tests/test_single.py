@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from numpy_lstm.functional import layer_backward, layer_forward, textbook_backward, textbook_forward
+from numpy_lstm.functional.feature_major import FeatureMajorCache
 from numpy_lstm.functional.layer import LayerCache
 from numpy_lstm.functional.single import MAX_WEIGHT_BYTES, SingleCache, fits, set_single_path, single_path
 from tests.strategies import random_layer_weights
@@ -32,9 +33,9 @@ def test_one_sequence_equals_cell_loop_and_general_layer(T, I, H, bias, seed):
     y, h_n, c_n, cache = layer_forward(x, h0, c0, *W)
     assert isinstance(cache, SingleCache), "one sequence without projection takes the one-sequence path"
     g = layer_backward(dy, dh_n, dc_n, cache)
-    with single_path(False):  # the general fused layer
+    with single_path(False):  # the general fused layer (feature-major at these sizes)
         y_gen, h_gen, c_gen, cache_gen = layer_forward(x, h0, c0, *W)
-    assert isinstance(cache_gen, LayerCache)
+    assert isinstance(cache_gen, FeatureMajorCache)
     g_gen = layer_backward(dy, dh_n, dc_n, cache_gen)
     y_ref, h_ref, c_ref, caches = textbook_forward(x, h0, c0, *W)
     ref = textbook_backward(dy, dh_n, dc_n, caches, W[0], W[1], None)
@@ -96,7 +97,8 @@ def test_saturated_gates_stay_finite_without_warnings(dtype):
 
 def test_what_goes_to_the_general_layer():
     """Projection, a sequence shorter than the steps, more than one sequence and weights beyond
-    MAX_WEIGHT_BYTES take the general layer; one full-length sequence (lengths or not) this path."""
+    MAX_WEIGHT_BYTES take the general layer (in the feature-major layout where it takes them: no
+    projection, every step valid); one full-length sequence (lengths or not) this path."""
     rng = np.random.default_rng(5)
     T, I, H = 4, 3, 5
     x = rng.standard_normal((T, 1, I))
@@ -108,12 +110,12 @@ def test_what_goes_to_the_general_layer():
     Wp = random_layer_weights(rng, I, H, 2, True)
     assert isinstance(layer_forward(x, np.zeros((1, 2)), c0, *Wp)[3], LayerCache)
     x2 = rng.standard_normal((T, 2, I))
-    assert isinstance(layer_forward(x2, np.zeros((2, H)), np.zeros((2, H)), *W)[3], LayerCache)
+    assert isinstance(layer_forward(x2, np.zeros((2, H)), np.zeros((2, H)), *W)[3], FeatureMajorCache)
     H_big = 200  # 5H * (I + 1 + H) float64 values: over the bound
     assert 5 * H_big * (I + 1 + H_big) * 8 > MAX_WEIGHT_BYTES
     assert not fits(T, 1, I, H_big, 8) and fits(T, 1, I, H, 8) and not fits(T, 2, I, H, 8)
     Wb = random_layer_weights(rng, I, H_big, 0, True)
-    assert isinstance(layer_forward(x, np.zeros((1, H_big)), np.zeros((1, H_big)), *Wb)[3], LayerCache)
+    assert isinstance(layer_forward(x, np.zeros((1, H_big)), np.zeros((1, H_big)), *Wb)[3], FeatureMajorCache)
 
 
 def test_a_shorter_sequence_still_matches_the_cell_loop():
@@ -133,7 +135,7 @@ def test_the_switch_sends_one_sequence_to_the_general_layer():
     rng = np.random.default_rng(7)
     W, x, h0, c0, *_ = one_sequence(rng, 3, 2, 3, True)
     with single_path(False):
-        assert isinstance(layer_forward(x, h0, c0, *W)[3], LayerCache)
+        assert isinstance(layer_forward(x, h0, c0, *W)[3], FeatureMajorCache)
         with single_path(True):
             assert isinstance(layer_forward(x, h0, c0, *W)[3], SingleCache)
         assert not fits(3, 1, 2, 3, 8)
@@ -142,6 +144,6 @@ def test_the_switch_sends_one_sequence_to_the_general_layer():
         set_single_path("no")  # type: ignore[arg-type]
     try:
         set_single_path(False)
-        assert isinstance(layer_forward(x, h0, c0, *W)[3], LayerCache)
+        assert isinstance(layer_forward(x, h0, c0, *W)[3], FeatureMajorCache)
     finally:
         set_single_path(True)

@@ -14,8 +14,9 @@ and on this project's benchmark machine the recurrent GEMM runs 24-37% faster (e
 of 800 us for N=128, H=512).  The input projection becomes one GEMM per step (a batched ``matmul``
 over a chunk of steps), which in this shape runs at the full-size GEMM's speed.
 
-Training keeps the ``(N, 4H)`` layout of :mod:`.layer`: there, the weight gradients want ``dA`` as
-one ``(T*N, 4H)`` matrix, and transposing it would cost more than the faster per-step GEMMs save.
+Training uses this layout too where :mod:`.rows` does not split the batch (:mod:`.feature_major`:
+its weight gradients copy each chunk of ``dA`` once into one ``(4H, n*N)`` matrix), and the
+``(N, 4H)`` layout of :mod:`.layer` where it does.
 
 Shape legend: ``T`` steps, ``N`` batch, ``I`` input, ``H`` hidden.  No projection and no variable
 lengths here: :func:`~numpy_lstm.functional.layer.layer_forward` handles those itself.

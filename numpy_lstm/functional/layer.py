@@ -5,7 +5,7 @@ equations and the term-by-term backward derivation).  This module computes them 
 arranged for speed; ``tests/test_functional.py`` proves the two agree to rounding.
 
 Shape legend: ``T`` steps, ``N`` batch, ``I`` input features, ``H`` hidden, ``P`` projection,
-``H_out`` = ``P`` if projecting else ``H``.
+``H_out`` = ``P`` if projecting else ``H``.  Variable lengths (``lengths``): see :mod:`.lengths`.
 
 What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
 ---------------------------------------------------------------------
@@ -41,10 +41,9 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    so that each step only scales them: ``dc += dm * K``, ``dA_o *= dm``, ``dA_{i,f,g} *= dc``
    (one broadcast call), ``dc *= f``, ``dh_prev = dA @ W_hh``: seven NumPy calls per step instead of
    eighteen.  At small sizes, where the per-call overhead (~0.3 us) dominates, this is what counts.
-7. **Inference in a feature-major layout** (:mod:`.inference`): without a cache to keep, the
-   forward stores every per-step array as ``(features, N)`` and writes its GEMMs ``W @ h``, a shape
-   in which OpenBLAS's threads split the large ``4H`` instead of the small batch: 12-33% faster
-   forward on the benchmark grid.  Used when there is no projection and no variable length.
+7. **Inference in a feature-major layout** (:mod:`.inference`): every per-step array ``(features, N)``
+   and its GEMMs ``W @ h``, which OpenBLAS's threads split over the large ``4H``, not the small batch:
+   12-33% faster forward on the benchmark grid.  Used when there is no projection and no variable length.
 8. **Both cores on independent rows** (:mod:`.rows`): rows of a batch never interact, so a large
    batch is cut into two row blocks and each thread runs the whole forward or backward loop over
    its block (its rows' input projection, one GEMM a chunk, and the elementwise work), with the BLAS
@@ -52,15 +51,8 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    The same numbers, bit for bit, with the threads or without (``tests/test_rows.py``).
 9. **Large buffers kept between calls** (:mod:`.buffers`): caches, ``dA`` and ``dx`` are handed out
    again once nothing refers to them: a step writes to mapped memory instead of faulting pages in.
-
-Variable lengths
-----------------
-With ``lengths`` (``N`` integers in ``[1, T]``), sequence ``n`` is valid for steps ``t < lengths[n]``.
-The loop still runs every row through all ``T`` steps (padding only wastes work, it cannot change
-a valid step, since a step depends on earlier steps alone).  Then: outputs past a sequence's end are
-zero; ``h_n``/``c_n`` are taken at its last valid step; in backward the upstream gradient past the end
-is ignored, and ``dh_n``/``dc_n`` are injected at the last valid step instead of at ``T - 1``.  So the
-gradient at a padded step is exactly zero: no share in the weight gradients, and zero ``dx``.
+10. **Training in the feature-major layout** too (:mod:`.feature_major`) for a batch that trick 8
+    would not split: each gate block of a step contiguous, the per-step GEMMs split over ``4H``.
 """
 
 from __future__ import annotations
@@ -73,6 +65,7 @@ import numpy as np
 
 from numpy_lstm.functional import buffers, chunks
 from numpy_lstm.functional.activation import activate, gate_form
+from numpy_lstm.functional.feature_major import FeatureMajorCache, fm_backward, fm_forward, fm_takes
 from numpy_lstm.functional.gate_order import gate_weights
 from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
@@ -126,20 +119,24 @@ def layer_forward(
     W_hr: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
     keep_cache: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, LayerCache | SingleCache | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LayerCache | SingleCache | FeatureMajorCache | None]:
     """Run one direction of one layer over ``x (T, N, I)`` from ``h0 (N, H_out)``, ``c0 (N, H)``.
 
     Weights are in PyTorch's layout and gate order.  Returns ``y (T, N, H_out)``,
     ``h_n (N, H_out)``, ``c_n (N, H)`` and the cache (``None`` when ``keep_cache`` is false, which
     also lets the loop keep only two cell states instead of ``T + 1``).  One sequence of a small
-    layer goes to :mod:`.single` (fewer NumPy calls per step), whose cache is a ``SingleCache``.
+    layer goes to :mod:`.single` (fewer NumPy calls per step), whose cache is a ``SingleCache``; a
+    batch that is not split by rows to :mod:`.feature_major` (trick 10), a ``FeatureMajorCache``.
     """
     T, N, I = x.shape
-    if W_hr is None and fits(T, N, I, W_hh.shape[1], x.itemsize) and (lengths is None or lengths.min() == T):
+    plain = W_hr is None and (lengths is None or lengths.min() == T)  # no projection, every step valid
+    if plain and fits(T, N, I, W_hh.shape[1], x.itemsize):
         return single_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, keep_cache)  # one sequence: single.py
-    if not keep_cache and W_hr is None and (lengths is None or lengths.min() == T):
+    if plain and not keep_cache:
         y, h_n, c_n = inference_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)  # trick 7
         return y, h_n, c_n, None
+    if plain and fm_takes(N, W_hh.shape[1], x.itemsize):
+        return fm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)  # trick 10: a batch not split by rows
     H = W_hh.shape[0] // 4
     H_out = W_hh.shape[1]
     dtype = x.dtype
@@ -254,7 +251,7 @@ def layer_forward(
 
 
 def layer_backward(
-    dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: LayerCache | SingleCache
+    dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: LayerCache | SingleCache | FeatureMajorCache
 ) -> LayerGrads:
     """Backpropagation through time for :func:`layer_forward`.
 
@@ -268,6 +265,8 @@ def layer_backward(
     """
     if isinstance(cache, SingleCache):  # one sequence: single.py
         return LayerGrads(*single_backward(dy, dh_n, dc_n, cache))
+    if isinstance(cache, FeatureMajorCache):  # trick 10
+        return LayerGrads(*fm_backward(dy, dh_n, dc_n, cache), None)
     x, h, c, acts, tanh_c, m, Wp_ih, Wp_hh, W_hr, has_bias, lengths = cache
     T, N, I = x.shape
     H = tanh_c.shape[2]

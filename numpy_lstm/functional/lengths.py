@@ -1,5 +1,13 @@
 """Variable lengths in the fast layer: the rows' last steps, zeroed padding, time reversed within
-each sequence (what the reverse direction of a bidirectional layer reads).  Shapes as in :mod:`.layer`."""
+each sequence (what the reverse direction of a bidirectional layer reads).  Shapes as in :mod:`.layer`.
+
+With ``lengths`` (``N`` integers in ``[1, T]``), sequence ``n`` is valid for steps ``t < lengths[n]``.
+The loop still runs every row through all ``T`` steps (padding only wastes work, it cannot change
+a valid step, since a step depends on earlier steps alone).  Then: outputs past a sequence's end are
+zero; ``h_n``/``c_n`` are taken at its last valid step; in backward the upstream gradient past the end
+is ignored, and ``dh_n``/``dc_n`` are injected at the last valid step instead of at ``T - 1``.  So the
+gradient at a padded step is exactly zero: no share in the weight gradients, and zero ``dx``.
+"""
 
 from __future__ import annotations
 

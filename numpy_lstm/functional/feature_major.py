@@ -1,0 +1,255 @@
+r"""One direction of one layer, forward with a cache and backward, in the feature-major layout.
+
+The numbers are those of :mod:`numpy_lstm.functional.cell` (equations and backward derivation
+there) and of :mod:`.layer`, whose tricks 1-6 this module uses too; ``tests/test_feature_major.py``
+proves them equal.  What differs is the memory layout, the one :mod:`.inference` uses: every
+per-step array is stored **feature-major**, ``(features, N)``, and each per-step GEMM is written
+``W @ h``::
+
+    a[t]  = W_ih @ x[t].T + b + W_hh @ h[t-1]      (4H, N)   rows o | i | f | g
+    dh[t-1] = W_hh.T @ da[t]                       (H, N)
+
+Why, for a batch that :mod:`.rows` does not split (a few dozen sequences, ``H`` up to a few hundred):
+
+- **each gate block of a step is contiguous**: ``acts[t, H:2H]`` is ``H * N`` values in a row,
+  where in ``(N, 4H)`` it is ``N`` pieces of ``H``.  NumPy runs a contiguous block as one loop and a
+  strided one as ``N`` loops plus an iterator: a ``(32, 128)`` float32 multiply of strided gate
+  blocks took 2.0 us, of contiguous ones 0.7 us;
+- **the per-step GEMMs split their large dimension**: OpenBLAS shares ``(4H, H) @ (H, N)`` over its
+  threads by the ``4H`` rows, ``(N, H) @ (H, 4H)`` by the few ``N``: at ``N = 32, H = 128`` float32,
+  27 us against 38 us on 2 threads.
+
+The weight gradients want ``dA`` of a chunk of steps as one ``(4H, n*N)`` matrix (the sum over
+steps and rows becomes one GEMM), so each chunk of ``dA (n, 4H, N)`` is copied once into that shape
+before its gradient GEMMs: one pass over the chunk.  ``x`` and ``dx`` stay in the caller's
+``(T, N, I)``; ``y`` is returned as a ``(T, N, H)`` transposed view of the feature-major outputs.
+
+When: :func:`.layer.layer_forward` comes here by itself for a batch too small for :mod:`.rows` to
+split (:func:`fm_takes`: by the sizes alone, whatever the threads), with all ``T`` steps valid and no
+projection; :mod:`.single` still takes one sequence.  Where the rows are split, the medium float64
+step lost 10% in this layout on 2 threads; on one thread the two layouts were level at the large
+size.  ``with feature_major(False):`` (or :func:`set_feature_major`) sends every
+call to the ``(N, 4H)`` layout instead (the ablation does).
+
+Shape legend: ``T`` steps, ``N`` batch, ``I`` input, ``H`` hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import NamedTuple
+
+import numpy as np
+
+from numpy_lstm.functional import buffers, chunks, rows
+from numpy_lstm.functional.activation import activate, gate_form
+from numpy_lstm.functional.gate_order import gate_weights
+from numpy_lstm.functional.local_derivatives import gate_local_derivatives
+
+__all__ = [
+    "FeatureMajorCache", "enabled", "feature_major", "fm_backward", "fm_forward", "fm_takes", "set_feature_major",
+]
+
+
+class FeatureMajorCache(NamedTuple):
+    """What :func:`fm_backward` needs from :func:`fm_forward`.  Gate rows in private order."""
+
+    x: np.ndarray  # (T, N, I)     layer input
+    h0: np.ndarray  # (H, N)       initial hidden state (a copy); later h_prev are remade o * tanh(c)
+    c: np.ndarray  # (T+1, H, N)   c[0] = c_0
+    gates: np.ndarray  # (T, 4H, N) activated gates o | i | f | g
+    tanh_c: np.ndarray  # (T, H, N)
+    W_ih: np.ndarray  # (4H, I)     PyTorch's order (a copy)
+    W_hh: np.ndarray  # (4H, H)     private order, unscaled
+    has_bias: bool
+
+    @property
+    def acts(self) -> np.ndarray:
+        """The activated gates, as :class:`.layer.LayerCache` holds them: ``(T, N, 4H)``, o | i | f | g."""
+        return self.gates.transpose(0, 2, 1)
+
+
+_setting = {"on": True}
+
+
+def set_feature_major(on: bool) -> None:
+    """``False`` sends every batch to :mod:`.layer`'s ``(N, 4H)`` layout; ``True`` (the default) back here."""
+    if not isinstance(on, bool):
+        raise TypeError(f"set_feature_major: expected True or False, got {on!r}")
+    _setting["on"] = on
+
+
+@contextmanager
+def feature_major(on: bool) -> Iterator[None]:
+    """``with feature_major(False): ...``: the setting of :func:`set_feature_major` for a block only."""
+    before = _setting["on"]
+    set_feature_major(on)
+    try:
+        yield
+    finally:
+        _setting["on"] = before
+
+
+def enabled() -> bool:
+    """Whether the layout is switched on (:func:`set_feature_major`)."""
+    return _setting["on"]
+
+
+def fm_takes(N: int, H: int, itemsize: int) -> bool:
+    """Whether this layout takes a batch of ``N`` rows: it is switched on, and the batch is too small
+    for :mod:`.rows` to split.  The sizes alone decide, not the threads, so that a result does not
+    depend on the thread count."""
+    return _setting["on"] and not rows.splittable(N, 4 * H, itemsize)
+
+
+def fm_forward(
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    W_ih: np.ndarray,
+    W_hh: np.ndarray,
+    b_ih: np.ndarray | None = None,
+    b_hh: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FeatureMajorCache]:
+    """``x (T, N, I)``, ``h0 (N, H)``, ``c0 (N, H)`` -> ``y (T, N, H)`` (a transposed view),
+    ``h_n (N, H)``, ``c_n (N, H)`` and the cache.  Weights in PyTorch's layout and gate order."""
+    T, N, I = x.shape
+    H = W_hh.shape[1]
+    dtype = x.dtype
+    form = gate_form(dtype)  # tanh or exp form of the activations (see .activation)
+    gw = gate_weights(W_ih, W_hh, b_ih, b_hh, form)  # private order, scaled rows
+    W_in, W_rec = gw.W_in, gw.W_rec  # (4H, I), (4H, H)
+    bias = gw.bias[:, None] if gw.bias is not None else None  # (4H, 1)
+
+    chunk = chunks.chunk_steps(N, H, dtype.itemsize, chunks.PROJECTION_CHUNK_BYTES)
+    acts = buffers.empty((T, 4 * H, N), dtype=dtype)  # pre-activations, then activated gates
+    h = buffers.empty((T + 1, H, N), dtype=dtype)  # h[t+1] = step t's output
+    c = buffers.empty((T + 1, H, N), dtype=dtype)
+    tanh_c = buffers.empty((T, H, N), dtype=dtype)
+    h[0] = h0.T
+    c[0] = c0.T
+    ig = np.empty((H, N), dtype=dtype)
+    rec = np.empty((4 * H, N), dtype=dtype)
+    XT = x.transpose(0, 2, 1)  # (T, I, N) view: x[t].T
+
+    A = list(acts)  # T x (4H, N)
+    S = list(acts[:, : 3 * H])  # T x (3H, N)  o | i | f
+    O, Ig, F, G = (list(acts[:, k * H : (k + 1) * H]) for k in range(4))  # T x (H, N)
+    Hs, Cs, TC = list(h), list(c), list(tanh_c)
+    one, half = np.ones((), dtype), np.full((), 0.5, dtype)  # 0-d: cheaper per call than scalars
+    dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
+
+    with np.errstate(over="ignore") if form == "exp" else nullcontext():  # exp(large) = inf: r = 0
+        t1 = 0
+        for t in range(T):
+            if t == t1:  # input projection of the next chunk of steps: (4H, I) @ (I, N) per step
+                t0, t1 = t, min(T, t + chunk)
+                np.matmul(W_in, XT[t0:t1], out=acts[t0:t1])  # (n, 4H, N)
+                if bias is not None:
+                    acts[t0:t1] += bias
+            a, s = A[t], S[t]  # (4H, N), (3H, N)
+            dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (rows scaled)
+            add(a, rec, out=a)  #     a' = scale * (W_ih x + b + W_hh h_prev)
+            activate(a, s, G[t], form, one, half)  # the gates: sigmoid on o | i | f, tanh on g
+            mul(F[t], Cs[t], out=Cs[t + 1])  # c = f * c_prev
+            mul(Ig[t], G[t], out=ig)
+            add(Cs[t + 1], ig, out=Cs[t + 1])  # c += i * g
+            tanh(Cs[t + 1], out=TC[t])
+            mul(O[t], TC[t], out=Hs[t + 1])  # h = o * tanh(c)
+
+    y = h[1:].transpose(0, 2, 1)  # (T, N, H) view
+    cache = FeatureMajorCache(x, h[0].copy(), c, acts, tanh_c, W_ih.copy(), gw.W_hh, b_ih is not None)
+    return y, h[T].T.copy(), c[T].T.copy(), cache
+
+
+def fm_backward(
+    dy: np.ndarray, dh_n: np.ndarray, dc_n: np.ndarray, cache: FeatureMajorCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Backpropagation through time for :func:`fm_forward`: ``dx (T, N, I)``, ``dh0 (N, H)``,
+    ``dc0 (N, H)``, ``dW_ih``, ``dW_hh`` (PyTorch's order) and ``db`` (or None).  The steps of
+    :func:`.layer.layer_backward`, in the feature-major layout; the cache is not modified."""
+    x, h0, c, acts, tanh_c, W_ih, Wp_hh, has_bias = cache  # acts: (T, 4H, N)
+    T, N, I = x.shape
+    H = tanh_c.shape[1]
+    dtype = x.dtype
+    # dA and its (4H, n*N) copy together take what one chunk of dA takes in layer.py: half the rows.
+    rows_per_chunk = max(N, chunks.gradient_chunk_rows(T, N, 4 * H * dtype.itemsize) // 2)
+    Gs = -(-T // -(-T * N // rows_per_chunk))  # steps per chunk: ceil(T / chunks)
+    d_chunk = chunks.chunk_steps(N, H, dtype.itemsize, chunks.DERIVATIVE_CHUNK_BYTES)
+
+    dA = buffers.empty((Gs, 4 * H, N), dtype=dtype)  # dLoss/da of one chunk of steps, private order
+    dA2 = buffers.empty((4 * H, Gs * N), dtype=dtype)  # the same, one column per (step, row)
+    hp = buffers.empty((Gs * N, H), dtype=dtype)  # h_prev of the chunk, remade, one row per (step, row)
+    dyT = dA2.reshape(-1)[: Gs * H * N].reshape(Gs, H, N)  # dy of the chunk, feature-major, in
+    #                                                         dA2's memory: free until after the loop
+    K = np.empty((d_chunk, H, N), dtype=dtype)  # dm/dc of the current chunk of local derivatives
+    dh = np.array(dh_n.T, dtype=dtype, order="C")  # (H, N)
+    dc = np.array(dc_n.T, dtype=dtype, order="C")  # (H, N)
+    dm, tmp = np.empty((H, N), dtype=dtype), np.empty((H, N), dtype=dtype)
+    W_hh_T = np.ascontiguousarray(Wp_hh.T)  # (H, 4H)
+
+    dx = buffers.empty((T, N, I), dtype=dtype)
+    dx2 = dx.reshape(T * N, I)
+    dW_ih = np.empty((4 * H, I), dtype=dtype)  # PyTorch order
+    dW_hh = np.empty((4 * H, H), dtype=dtype)
+    db = np.empty(4 * H, dtype=dtype) if has_bias else None
+    several = Gs < T  # more than one chunk: each adds its share through scratch
+    sum_ih, sum_hh = (np.empty((4 * H, k) if several else (0, k), dtype=dtype) for k in (I, H))
+    sum_b = np.empty(4 * H if several else 0, dtype=dtype)
+    ones = np.ones(Gs * N if has_bias else 0, dtype=dtype)
+    DA = list(dA)  # Gs x (4H, N)
+    DA_o = list(dA[:, :H])  # Gs x (H, N)
+    DA_ifg = list(dA[:, H:].reshape(Gs, 3, H, N))  # Gs x (3, H, N)  i | f | g
+    DY, Ks = list(dyT), list(K)
+    F = list(acts[:, 2 * H : 3 * H])  # T x (H, N)
+    dot, mul, add = np.dot, np.multiply, np.add
+
+    for s1 in range(T, 0, -Gs):
+        s0 = max(0, s1 - Gs)
+        n = s1 - s0
+        np.copyto(dyT[:n], dy[s0:s1].transpose(0, 2, 1))
+        t0 = s1  # local derivatives are ready for steps t0 .. s1-1
+        for t in range(s1 - 1, s0 - 1, -1):
+            if t < t0:  # local derivatives of the next chunk of steps, all at once (layer trick 6)
+                t0 = max(s0, t + 1 - d_chunk)
+                gates = [acts[t0 : t + 1, k * H : (k + 1) * H] for k in range(4)]  # o, i, f, g (m, H, N)
+                d = dA[t0 - s0 : t + 1 - s0]  # (m, 4H, N)
+                gate_local_derivatives(
+                    acts[t0 : t + 1, : 3 * H], gates, tanh_c[t0 : t + 1], c[t0 : t + 1],
+                    d[:, : 3 * H], [d[:, k * H : (k + 1) * H] for k in range(4)], K[: t + 1 - t0],
+                )
+            j = t - s0
+            k = Ks[t - t0]  # (H, N)
+            add(DY[j], dh, out=dm)  # dm = dh_total                          (h = m)
+            mul(dm, k, out=tmp)
+            add(dc, tmp, out=dc)  # dc += dm * o * (1 - tanh(c)^2)             (m = o * tanh(c))
+            mul(DA_o[j], dm, out=DA_o[j])  # da_o = dm * tanh(c) * o(1-o)
+            mul(DA_ifg[j], dc, out=DA_ifg[j])  # da_{i,f,g} = dc * (g i(1-i) | c_prev f(1-f) | i(1-g^2))
+            mul(dc, F[t], out=dc)  # dc_prev = dc * f                         (c = f*c_prev + i*g)
+            dot(W_hh_T, DA[j], out=dh)  # dh_prev = W_hh.T @ da              (a = ... + W_hh @ h_prev)
+
+        # The chunk's gradient GEMMs (layer trick 5): dA as one (4H, n*N) matrix, its rows put back
+        # in PyTorch's order on the way (private o | i | f | g is PyTorch's i | f | g | o rolled by
+        # one block), so that each gradient is one GEMM written in place.
+        D2 = dA2[:, : n * N]  # (4H, nN) PyTorch order
+        np.copyto(D2[: 3 * H].reshape(3 * H, n, N), dA[:n, H:].transpose(1, 0, 2))  # i | f | g
+        np.copyto(D2[3 * H :].reshape(H, n, N), dA[:n, :H].transpose(1, 0, 2))  # o
+        Hp = hp[: n * N].reshape(n, N, H)  # h_prev[t] = o[t-1] * tanh(c[t-1]), the product forward made
+        if s0 == 0:
+            Hp[0] = h0.T
+        else:
+            np.multiply(acts[s0 - 1, :H].T, tanh_c[s0 - 1].T, out=Hp[0])
+        np.multiply(acts[s0 : s1 - 1, :H].transpose(0, 2, 1), tanh_c[s0 : s1 - 1].transpose(0, 2, 1), out=Hp[1:])
+        X2 = x[s0:s1].reshape(n * N, I)  # (nN, I)
+        np.matmul(D2.T, W_ih, out=dx2[s0 * N : s1 * N])  # dx = dA @ W_ih
+        first = s1 == T  # the first chunk done: written in place, later ones added
+        for dW, M, part in ((dW_ih, X2, sum_ih), (dW_hh, hp[: n * N], sum_hh)):
+            np.matmul(D2, M, out=dW if first else part)  # dW_ih = dA.T @ x, dW_hh = dA.T @ h_prev
+            if not first:
+                dW += part
+        if db is not None:  # db = dA summed over steps and rows: a GEMV with ones, 4-8x faster than sum
+            np.matmul(D2, ones[: n * N], out=db if first else sum_b)
+            if not first:
+                db += sum_b
+    return dx, dh.T.copy(), dc.T.copy(), dW_ih, dW_hh, db
