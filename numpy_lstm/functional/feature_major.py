@@ -61,7 +61,7 @@ class FeatureMajorCache(NamedTuple):
     gates: np.ndarray  # (T, 4H, N) activated gates o | i | f | g
     tanh_c: np.ndarray  # (T, H, N)
     W_ih: np.ndarray  # (4H, I)     PyTorch's order (a copy)
-    W_hh: np.ndarray  # (4H, H)     private order, unscaled
+    W_hh_T: np.ndarray  # (H, 4H)   W_hh.T, private order, unscaled, C order (backward's per-step GEMM)
     has_bias: bool
 
     @property
@@ -159,7 +159,8 @@ def fm_forward(
             mul(O[t], TC[t], out=Hs[t + 1])  # h = o * tanh(c)
 
     y = h[1:].transpose(0, 2, 1)  # (T, N, H) view
-    cache = FeatureMajorCache(x, h[0].copy(), c, acts, tanh_c, W_ih.copy(), gw.W_hh, b_ih is not None)
+    W_hh_T = np.ascontiguousarray(gw.W_hh.T)  # (H, 4H)
+    cache = FeatureMajorCache(x, h[0].copy(), c, acts, tanh_c, W_ih.copy(), W_hh_T, b_ih is not None)
     return y, h[T].T.copy(), c[T].T.copy(), cache
 
 
@@ -169,7 +170,7 @@ def fm_backward(
     """Backpropagation through time for :func:`fm_forward`: ``dx (T, N, I)``, ``dh0 (N, H)``,
     ``dc0 (N, H)``, ``dW_ih``, ``dW_hh`` (PyTorch's order) and ``db`` (or None).  The steps of
     :func:`.layer.layer_backward`, in the feature-major layout; the cache is not modified."""
-    x, h0, c, acts, tanh_c, W_ih, Wp_hh, has_bias = cache  # acts: (T, 4H, N)
+    x, h0, c, acts, tanh_c, W_ih, W_hh_T, has_bias = cache  # acts: (T, 4H, N)
     T, N, I = x.shape
     H = tanh_c.shape[1]
     dtype = x.dtype
@@ -187,7 +188,6 @@ def fm_backward(
     dh = np.array(dh_n.T, dtype=dtype, order="C")  # (H, N)
     dc = np.array(dc_n.T, dtype=dtype, order="C")  # (H, N)
     dm, tmp = np.empty((H, N), dtype=dtype), np.empty((H, N), dtype=dtype)
-    W_hh_T = np.ascontiguousarray(Wp_hh.T)  # (H, 4H)
 
     dx = buffers.empty((T, N, I), dtype=dtype)
     dx2 = dx.reshape(T * N, I)
@@ -195,7 +195,7 @@ def fm_backward(
     dW_hh = np.empty((4 * H, H), dtype=dtype)
     db = np.empty(4 * H, dtype=dtype) if has_bias else None
     several = Gs < T  # more than one chunk: each adds its share through scratch
-    sum_ih, sum_hh = (np.empty((4 * H, k) if several else (0, k), dtype=dtype) for k in (I, H))
+    scratch = np.empty(4 * H * max(I, H) if several else 0, dtype=dtype)  # a chunk's share of dW_ih or dW_hh
     sum_b = np.empty(4 * H if several else 0, dtype=dtype)
     ones = np.ones(Gs * N if has_bias else 0, dtype=dtype)
     DA = list(dA)  # Gs x (4H, N)
@@ -244,8 +244,9 @@ def fm_backward(
         X2 = x[s0:s1].reshape(n * N, I)  # (nN, I)
         np.matmul(D2.T, W_ih, out=dx2[s0 * N : s1 * N])  # dx = dA @ W_ih
         first = s1 == T  # the first chunk done: written in place, later ones added
-        for dW, M, part in ((dW_ih, X2, sum_ih), (dW_hh, hp[: n * N], sum_hh)):
-            np.matmul(D2, M, out=dW if first else part)  # dW_ih = dA.T @ x, dW_hh = dA.T @ h_prev
+        for dW, M in ((dW_ih, X2), (dW_hh, hp[: n * N])):  # dW_ih = dA.T @ x, dW_hh = dA.T @ h_prev
+            part = dW if first else scratch[: dW.size].reshape(dW.shape)
+            np.matmul(D2, M, out=part)
             if not first:
                 dW += part
         if db is not None:  # db = dA summed over steps and rows: a GEMV with ones, 4-8x faster than sum
