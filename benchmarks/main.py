@@ -95,7 +95,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
                     grid.say(
                         f"  {c.name:>8} {dt.name} {mode:<9} numpy {row['numpy_ms']:9.2f} ms  torch "
                         f"{row['torch_ms']:9.2f} ms  GEMMs alone {row['gemm_numpy_ms']:9.2f} ms  "
-                        f"floor A {row['floor_a_ratio']:.2f}  B {row['floor_b_ratio']:.2f}  {row['verdict']}"
+                        f"floor A {row['floor_a_ratio']:.2f}  B {row['floor_b_ratio']:.2f} "
+                        f"(1 core {row['floor_b1_ratio']:.2f})  {row['verdict']}"
                     )
                     results["bounds"].append(row)
 

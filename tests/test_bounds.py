@@ -28,8 +28,9 @@ def test_the_gemms_are_the_steps_flops_in_every_layout(name: str, mode: str) -> 
     assert total == flops.flops(cfg, mode)
 
 
-def _row(ratio: float, a: float, b: float, target: float | None = 1.0) -> dict[str, object]:
-    return {"ratio_torch": ratio, "floor_a_ratio": a, "floor_b_ratio": b, "target": target}
+def _row(ratio: float, a: float, b: float, target: float | None = 1.0, b1: float | None = None) -> dict[str, object]:
+    return {"ratio_torch": ratio, "floor_a_ratio": a, "floor_b_ratio": b, "floor_b1_ratio": b if b1 is None else b1,
+            "target": target}
 
 
 def test_verdicts_follow_the_floors() -> None:
@@ -37,6 +38,7 @@ def test_verdicts_follow_the_floors() -> None:
     assert bounds.verdict(_row(1.4, 1.1, 1.3)) == "out of reach: GEMMs alone"
     assert bounds.verdict(_row(1.4, 0.9, 1.1)) == "out of reach: GEMMs + elementwise"
     assert bounds.verdict(_row(1.4, 0.8, 0.9)) == "not met; floor B allows it"
+    assert bounds.verdict(_row(1.4, 0.8, 0.9, b1=1.05)) == "not met; floor B allows it on all cores, not on one"
     assert bounds.verdict(_row(1.4, 0.8, 0.9, None)) == "no target"
 
 
@@ -82,6 +84,8 @@ def test_quick_bounds_write_rows_that_hold_together(tmp_path: Path, capsys: pyte
         assert 0 < r["gemm_numpy_ms"] and 0 < r["gemm_torch_ms"] and 0 < r["elementwise_floor_ms"]
         assert r["floor_a_ratio"] == pytest.approx(r["gemm_numpy_ms"] / r["torch_ms"])
         assert r["floor_b_ratio"] == pytest.approx((r["gemm_numpy_ms"] + r["elementwise_floor_ms"]) / r["torch_ms"])
+        one_core = r["gemm_numpy_ms"] + args.threads * r["elementwise_floor_ms"]  # floor B's share times threads
+        assert r["floor_b1_ratio"] == pytest.approx(one_core / r["torch_ms"])
         assert r["verdict"] == bounds.verdict(r) == "no target"  # tiny is not one of the target rows
         assert 0 < r["gemm_numpy_pct_peak"] and 0 < r["numpy_pct_peak"]
     with (tmp_path / "bounds.csv").open() as f:
