@@ -1,7 +1,7 @@
 r"""One direction of one layer, forward with a cache and backward, in the feature-major layout.
 
 The numbers are those of :mod:`numpy_lstm.functional.cell` (equations and backward derivation
-there) and of :mod:`.layer`, whose tricks 1-6 this module uses too; ``tests/test_feature_major.py``
+there) and of :mod:`.layer`, whose tricks 1-6 and 9 this module uses too; ``tests/test_feature_major.py``
 proves them equal.  What differs is the memory layout, the one :mod:`.inference` uses: every
 per-step array is stored **feature-major**, ``(features, N)``, and each per-step GEMM is written
 ``W @ h``::
@@ -19,10 +19,27 @@ Why, for a batch that :mod:`.rows` does not split (a few dozen sequences, ``H`` 
   threads by the ``4H`` rows, ``(N, H) @ (H, 4H)`` by the few ``N``: at ``N = 32, H = 128`` float32,
   27 us against 38 us on 2 threads.
 
-The weight gradients want ``dA`` of a chunk of steps as one ``(4H, n*N)`` matrix (the sum over
-steps and rows becomes one GEMM), so each chunk of ``dA (n, 4H, N)`` is copied once into that shape
-before its gradient GEMMs: one pass over the chunk.  ``x`` and ``dx`` stay in the caller's
-``(T, N, I)``; ``y`` is returned as a ``(T, N, H)`` transposed view of the feature-major outputs.
+Backward, step ``t`` from ``T - 1`` down (:mod:`.cell` derives each term; ``L`` and ``K`` are the
+local derivatives of :mod:`.local_derivatives`, made a few steps at a time); all ``(H, N)`` but
+``da`` ``(4H, N)``::
+
+    dm      = dy[t].T + dh                 h = m = o * tanh(c)
+    dc     += dm * K[t]                    K = o (1 - tanh(c)^2)
+    da_o    = dm * L_o[t]                  L_o = tanh(c) o (1 - o)
+    da_ifg  = dc * L_ifg[t]                L_i = g i (1 - i),  L_f = c_prev f (1 - f),  L_g = i (1 - g^2)
+    dc      = dc * f[t]                    dc_prev:  c = f * c_prev + i * g
+    dh      = W_hh.T @ da                  dh_prev:  a = ... + W_hh @ h_prev
+
+The weight gradients want ``dA`` of a chunk of ``n`` steps as one ``(4H, n*N)`` matrix ``D``, the
+sum over steps and rows being one GEMM.  So each chunk of ``dA (n, 4H, N)`` is copied once into
+that shape, its rows put back in PyTorch's order i | f | g | o on the way, and then::
+
+    dx[chunk] = D.T @ W_ih      dW_ih += D @ X      dW_hh += D @ H_prev      db += D @ 1
+
+(``X``, ``H_prev``: ``(n*N, features)``, ``H_prev`` remade as ``o * tanh(c)``, the product forward
+made.)  ``dA`` and its copy together are held in the memory of one chunk of :mod:`.layer`'s: a
+chunk here is half as many steps.  ``x`` and ``dx`` stay in the caller's ``(T, N, I)``; ``y`` is
+returned as a ``(T, N, H)`` transposed view of the feature-major outputs.
 
 When: :func:`.layer.layer_forward` comes here by itself for a batch too small for :mod:`.rows` to
 split (:func:`fm_takes`: by the sizes alone, whatever the threads), with all ``T`` steps valid and no
@@ -249,7 +266,7 @@ def fm_backward(
             np.matmul(D2, M, out=part)
             if not first:
                 dW += part
-        if db is not None:  # db = dA summed over steps and rows: a GEMV with ones, 4-8x faster than sum
+        if db is not None:  # db = dA summed over steps and rows: a GEMV with ones, 2-8x faster than np.sum here
             np.matmul(D2, ones[: n * N], out=db if first else sum_b)
             if not first:
                 db += sum_b
