@@ -4,10 +4,12 @@
 - :mod:`.textbook`   the per-step loop of cells that tutorials show (reference and benchmark baseline)
 - :mod:`.layer`      one direction of one layer over a sequence, fused for speed (training)
 - :mod:`.inference`  the same forward without a cache, in a feature-major layout
+- :mod:`.feature_major` training (forward with a cache, backward) in that layout, for batches not split by rows
 - :mod:`.single`     one sequence (N = 1): one row per step, the fewest NumPy calls (training, inference)
 - :mod:`.gate_order` the private gate order of the fast paths and the helper that prepares weights
 - :mod:`.activation` the tanh or exp form of the gate activations, chosen per machine
 - :mod:`.rows`       the batch split across threads (optional: needs threadpoolctl)
+- :mod:`.local_derivatives` backward's factors that do not depend on the incoming gradient, many steps at once
 - :mod:`.chunks`     how many steps the fast layer's projection, derivatives and gradient GEMMs take at a time
 - :mod:`.buffers`    the fast layer's large buffers, kept and handed out again once nothing refers to them
 - :mod:`.lengths`    variable lengths: last steps, zeroed padding, time reversed per sequence
