@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from numpy_lstm.functional import activation, layer_backward, layer_forward, textbook_backward, textbook_forward
-from numpy_lstm.functional.inference import inference_forward
+from numpy_lstm.functional.feature_major import fm_forward
 from tests.strategies import random_layer_weights
 
 
@@ -41,7 +41,7 @@ def test_each_form_equals_the_textbook_loop(forget_form: None, form: str, proj: 
     for name in ("dx", "dh0", "dc0", "dW_ih", "dW_hh", "db"):
         np.testing.assert_allclose(getattr(g, name), ref[name], rtol=1e-11, atol=1e-12, err_msg=f"{form}: {name}")
     if not proj:
-        yi, hi, ci = inference_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)
+        yi, hi, ci, _ = fm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, keep_cache=False)
         for name, a, b in [("y", yi, y_ref), ("h_n", hi, h_ref), ("c_n", ci, c_ref)]:
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13, err_msg=f"{form} inference: {name}")
 
@@ -63,7 +63,7 @@ def test_exp_form_saturates_exactly_without_warnings(forget_form: None, dtype: t
     is_sigmoid = np.arange(4 * H) < 3 * H
     expected = np.where(is_sigmoid, (pre > 0).astype(float), np.sign(pre))  # sigmoid 0 or 1; tanh -1 or 1
     np.testing.assert_array_equal(gates[0, 0], expected.astype(dtype))
-    yi, _, _ = inference_forward(x, z, z, W_ih, W_hh)
+    yi, _, _, _ = fm_forward(x, z, z, W_ih, W_hh, keep_cache=False)
     np.testing.assert_array_equal(yi, y)
     assert np.all(np.isfinite(y))
 

@@ -9,13 +9,12 @@ import pytest
 
 from numpy_lstm.functional import (
     chunks,
-    inference,
     layer_backward,
     layer_forward,
     textbook_backward,
     textbook_forward,
 )
-from numpy_lstm.functional.inference import inference_forward
+from numpy_lstm.functional.feature_major import fm_forward
 from tests.strategies import random_layer_weights
 
 
@@ -99,13 +98,13 @@ def test_feature_major_inference_equals_textbook(
 ) -> None:
     rng = np.random.default_rng(11)
     T, N, I, H = 8, 3, 4, 5
-    monkeypatch.setattr(inference, "_CHUNK_BYTES", chunk_steps * 4 * H * N * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(chunks, "PROJECTION_CHUNK_BYTES", chunk_steps * 4 * H * N * np.dtype(dtype).itemsize)
     W_ih, W_hh, b_ih, b_hh, _ = random_layer_weights(rng, I, H, bias=bias)
     x = rng.standard_normal((T, N, I))
     h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
     ref = textbook_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)[:3]
     cast = [None if a is None else a.astype(dtype) for a in (x, h0, c0, W_ih, W_hh, b_ih, b_hh)]
-    out = inference_forward(*cast)
+    out = fm_forward(*cast, keep_cache=False)[:3]
     via_layer = layer_forward(*cast, keep_cache=False)[:3]  # layer_forward dispatches here
     tol = 1e-12 if dtype == np.float64 else 2e-5
     for name, a, b, c in zip(("y", "h_n", "c_n"), out, via_layer, ref, strict=True):

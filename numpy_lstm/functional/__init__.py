@@ -3,8 +3,7 @@
 - :mod:`.cell`       one time step, readable, with the backward derivation in its docstring
 - :mod:`.textbook`   the per-step loop of cells that tutorials show (reference and benchmark baseline)
 - :mod:`.layer`      one direction of one layer over a sequence, fused for speed (training)
-- :mod:`.inference`  the same forward without a cache, in a feature-major layout
-- :mod:`.feature_major` training (forward with a cache, backward) in that layout, for batches not split by rows
+- :mod:`.feature_major` the same in a feature-major layout: inference, and training where rows are not split
 - :mod:`.single`     one sequence (N = 1): one row per step, the fewest NumPy calls (training, inference)
 - :mod:`.gate_order` the private gate order of the fast paths and the helper that prepares weights
 - :mod:`.activation` the tanh or exp form of the gate activations, chosen per machine

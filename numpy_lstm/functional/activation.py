@@ -1,4 +1,4 @@
-r"""How the fast paths (:mod:`.layer`, :mod:`.inference`) compute the gate nonlinearities.
+r"""How the fast paths (:mod:`.layer`, :mod:`.feature_major`) compute the gate nonlinearities.
 
 The readable cell computes ``sigmoid`` and ``tanh`` gate by gate.  The fast paths activate all four
 gates of a step with one transcendental call over the whole ``4H`` block, in one of two forms; the
@@ -49,7 +49,7 @@ def activate(a: np.ndarray, s: np.ndarray, g: np.ndarray, form: str, one: np.nda
     """Activate the scaled pre-activations ``a`` in place: ``s`` (a view of the sigmoid rows of ``a``)
     becomes sigmoid, ``g`` (a view of the g rows) tanh.  ``one``, ``half`` are 0-d arrays of the dtype
     (0-d arrays cost less per call than NumPy scalars).  The time loops of :mod:`.layer` and
-    :mod:`.inference` call it once per step."""
+    :mod:`.feature_major` call it once per step."""
     if form == "tanh":
         np.tanh(a, out=a)
         np.multiply(s, half, out=s)

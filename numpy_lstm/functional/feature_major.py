@@ -1,15 +1,17 @@
-r"""One direction of one layer, forward with a cache and backward, in the feature-major layout.
+r"""One direction of one layer in the feature-major layout: forward (with a cache or without, the
+inference path) and backward.
 
 The numbers are those of :mod:`numpy_lstm.functional.cell` (equations and backward derivation
 there) and of :mod:`.layer`, whose tricks 1-6 and 9 this module uses too; ``tests/test_feature_major.py``
-proves them equal.  What differs is the memory layout, the one :mod:`.inference` uses: every
-per-step array is stored **feature-major**, ``(features, N)``, and each per-step GEMM is written
-``W @ h``::
+and ``tests/test_layer_chunks.py`` prove them equal.  What differs is the memory layout: every
+per-step array is stored **feature-major**, ``(features, N)`` instead of ``(N, features)``, and each
+per-step GEMM is written ``W @ h`` instead of ``h @ W.T``::
 
     a[t]  = W_ih @ x[t].T + b + W_hh @ h[t-1]      (4H, N)   rows o | i | f | g
-    dh[t-1] = W_hh.T @ da[t]                       (H, N)
+    h[t]  = o * tanh(c[t])                          (H, N)
+    dh[t-1] = W_hh.T @ da[t]                        (H, N)
 
-Why, for a batch that :mod:`.rows` does not split (a few dozen sequences, ``H`` up to a few hundred):
+The FLOPs are the same; what changes is what NumPy and OpenBLAS see:
 
 - **each gate block of a step is contiguous**: ``acts[t, H:2H]`` is ``H * N`` values in a row,
   where in ``(N, 4H)`` it is ``N`` pieces of ``H``.  NumPy runs a contiguous block as one loop and a
@@ -17,7 +19,19 @@ Why, for a batch that :mod:`.rows` does not split (a few dozen sequences, ``H`` 
   blocks took 2.0 us, of contiguous ones 0.7 us;
 - **the per-step GEMMs split their large dimension**: OpenBLAS shares ``(4H, H) @ (H, N)`` over its
   threads by the ``4H`` rows, ``(N, H) @ (H, 4H)`` by the few ``N``: at ``N = 32, H = 128`` float32,
-  27 us against 38 us on 2 threads.
+  27 us against 38 us on 2 threads; at ``N = 128, H = 512`` (inference) 595 us against 800 us.
+
+The input projection is one ``(4H, I) @ (I, N)`` GEMM per step, a batched ``matmul`` over a chunk
+of steps (one large GEMM read through strided views was slower: ``docs/benchmark.md``).
+
+When: :func:`.layer.layer_forward` comes here by itself, with all ``T`` steps valid and no
+projection, for inference (no cache) at every batch size (12-33% faster forward on the benchmark
+grid than the ``(N, 4H)`` layout), and for training for a batch too small for :mod:`.rows` to split
+(:func:`fm_takes`: by the sizes alone, whatever the threads); :mod:`.single` still takes one
+sequence.  Where the rows are split, the medium float64 training step lost 10% in this layout on 2
+threads; on one thread the two layouts were level at the large size.  ``with feature_major(False):``
+(or :func:`set_feature_major`) sends every training call to the ``(N, 4H)`` layout instead (the
+ablation does).
 
 Backward, step ``t`` from ``T - 1`` down (:mod:`.cell` derives each term; ``L`` and ``K`` are the
 local derivatives of :mod:`.local_derivatives`, made a few steps at a time); all ``(H, N)`` but
@@ -128,9 +142,12 @@ def fm_forward(
     W_hh: np.ndarray,
     b_ih: np.ndarray | None = None,
     b_hh: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, FeatureMajorCache]:
+    keep_cache: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FeatureMajorCache | None]:
     """``x (T, N, I)``, ``h0 (N, H)``, ``c0 (N, H)`` -> ``y (T, N, H)`` (a transposed view),
-    ``h_n (N, H)``, ``c_n (N, H)`` and the cache.  Weights in PyTorch's layout and gate order."""
+    ``h_n (N, H)``, ``c_n (N, H)`` and the cache (``None`` when ``keep_cache`` is false: then one
+    chunk of gates, two cell states and fresh arrays, not :mod:`.buffers`' kept ones, which made
+    small inference slower).  Weights in PyTorch's layout and gate order."""
     T, N, I = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
@@ -140,19 +157,21 @@ def fm_forward(
     bias = gw.bias[:, None] if gw.bias is not None else None  # (4H, 1)
 
     chunk = chunks.chunk_steps(N, H, dtype.itemsize, chunks.PROJECTION_CHUNK_BYTES)
-    acts = buffers.empty((T, 4 * H, N), dtype=dtype)  # pre-activations, then activated gates
-    h = buffers.empty((T + 1, H, N), dtype=dtype)  # h[t+1] = step t's output
-    c = buffers.empty((T + 1, H, N), dtype=dtype)
-    tanh_c = buffers.empty((T, H, N), dtype=dtype)
+    new = buffers.empty if keep_cache else np.empty
+    acts = new((T if keep_cache else min(chunk, T), 4 * H, N), dtype=dtype)  # pre-activations, then gates
+    h = new((T + 1, H, N), dtype=dtype)  # h[t+1] = step t's output
+    n_c = T + 1 if keep_cache else 2  # without a cache two cell states are enough
+    c = new((n_c, H, N), dtype=dtype)
+    tanh_c = new((T if keep_cache else 1, H, N), dtype=dtype)
     h[0] = h0.T
     c[0] = c0.T
     ig = np.empty((H, N), dtype=dtype)
     rec = np.empty((4 * H, N), dtype=dtype)
     XT = x.transpose(0, 2, 1)  # (T, I, N) view: x[t].T
 
-    A = list(acts)  # T x (4H, N)
-    S = list(acts[:, : 3 * H])  # T x (3H, N)  o | i | f
-    O, Ig, F, G = (list(acts[:, k * H : (k + 1) * H]) for k in range(4))  # T x (H, N)
+    A = list(acts)  # T (or chunk) x (4H, N)
+    S = list(acts[:, : 3 * H])  # (3H, N)  o | i | f
+    O, Ig, F, G = (list(acts[:, k * H : (k + 1) * H]) for k in range(4))  # (H, N) each
     Hs, Cs, TC = list(h), list(c), list(tanh_c)
     one, half = np.ones((), dtype), np.full((), 0.5, dtype)  # 0-d: cheaper per call than scalars
     dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
@@ -162,23 +181,30 @@ def fm_forward(
         for t in range(T):
             if t == t1:  # input projection of the next chunk of steps: (4H, I) @ (I, N) per step
                 t0, t1 = t, min(T, t + chunk)
-                np.matmul(W_in, XT[t0:t1], out=acts[t0:t1])  # (n, 4H, N)
+                a_chunk = acts[t0:t1] if keep_cache else acts[: t1 - t0]  # (n, 4H, N)
+                np.matmul(W_in, XT[t0:t1], out=a_chunk)
                 if bias is not None:
-                    acts[t0:t1] += bias
-            a, s = A[t], S[t]  # (4H, N), (3H, N)
+                    a_chunk += bias
+            j = t if keep_cache else t - t0  # this step's block in acts
+            a, s = A[j], S[j]  # (4H, N), (3H, N)
             dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (rows scaled)
             add(a, rec, out=a)  #     a' = scale * (W_ih x + b + W_hh h_prev)
-            activate(a, s, G[t], form, one, half)  # the gates: sigmoid on o | i | f, tanh on g
-            mul(F[t], Cs[t], out=Cs[t + 1])  # c = f * c_prev
-            mul(Ig[t], G[t], out=ig)
-            add(Cs[t + 1], ig, out=Cs[t + 1])  # c += i * g
-            tanh(Cs[t + 1], out=TC[t])
-            mul(O[t], TC[t], out=Hs[t + 1])  # h = o * tanh(c)
+            activate(a, s, G[j], form, one, half)  # the gates: sigmoid on o | i | f, tanh on g
+            c_prev, c_new = Cs[t % n_c], Cs[(t + 1) % n_c]  # (H, N)
+            mul(F[j], c_prev, out=c_new)  # c = f * c_prev
+            mul(Ig[j], G[j], out=ig)
+            add(c_new, ig, out=c_new)  # c += i * g
+            tc = TC[t if keep_cache else 0]
+            tanh(c_new, out=tc)
+            mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
 
     y = h[1:].transpose(0, 2, 1)  # (T, N, H) view
+    h_n, c_n = h[T].T.copy(), c[T % n_c].T.copy()
+    if not keep_cache:
+        return y, h_n, c_n, None
     W_hh_T = np.ascontiguousarray(gw.W_hh.T)  # (H, 4H)
     cache = FeatureMajorCache(x, h[0].copy(), c, acts, tanh_c, W_ih.copy(), W_hh_T, b_ih is not None)
-    return y, h[T].T.copy(), c[T].T.copy(), cache
+    return y, h_n, c_n, cache
 
 
 def fm_backward(

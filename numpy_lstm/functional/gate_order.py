@@ -1,4 +1,4 @@
-"""The private gate order of the fast paths (:mod:`.layer`, :mod:`.inference`) and the one helper
+"""The private gate order of the fast paths (:mod:`.layer`, :mod:`.feature_major`) and the one helper
 that prepares their weights.
 
 PyTorch stacks the gate rows of ``weight_ih``, ``weight_hh`` and the biases as i, f, g, o.  The fast

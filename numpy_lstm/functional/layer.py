@@ -41,7 +41,7 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    so that each step only scales them: ``dc += dm * K``, ``dA_o *= dm``, ``dA_{i,f,g} *= dc``
    (one broadcast call), ``dc *= f``, ``dh_prev = dA @ W_hh``: seven NumPy calls per step instead of
    eighteen.  At small sizes, where the per-call overhead (~0.3 us) dominates, this is what counts.
-7. **Inference in a feature-major layout** (:mod:`.inference`): every per-step array ``(features, N)``
+7. **Inference in a feature-major layout** (:mod:`.feature_major`): every per-step array ``(features, N)``
    and its GEMMs ``W @ h``, which OpenBLAS's threads split over the large ``4H``, not the small batch:
    12-33% faster forward on the benchmark grid.  Used when there is no projection and no variable length.
 8. **Both cores on independent rows** (:mod:`.rows`): rows of a batch never interact, so a large
@@ -67,7 +67,6 @@ from numpy_lstm.functional import buffers, chunks
 from numpy_lstm.functional.activation import activate, gate_form
 from numpy_lstm.functional.feature_major import FeatureMajorCache, fm_backward, fm_forward, fm_takes
 from numpy_lstm.functional.gate_order import gate_weights
-from numpy_lstm.functional.inference import inference_forward
 from numpy_lstm.functional.lengths import ends_by_step, reverse_time, zero_padding
 from numpy_lstm.functional.local_derivatives import local_derivatives
 from numpy_lstm.functional.rows import blas_held, each_part, ignoring_overflow, row_blocks, run_parallel, splittable
@@ -133,8 +132,7 @@ def layer_forward(
     if plain and fits(T, N, I, W_hh.shape[1], x.itemsize):
         return single_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, keep_cache)  # one sequence: single.py
     if plain and not keep_cache:
-        y, h_n, c_n = inference_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)  # trick 7
-        return y, h_n, c_n, None
+        return fm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh, keep_cache=False)  # trick 7
     if plain and fm_takes(N, W_hh.shape[1], x.itemsize):
         return fm_forward(x, h0, c0, W_ih, W_hh, b_ih, b_hh)  # trick 10: a batch not split by rows
     H = W_hh.shape[0] // 4
