@@ -125,7 +125,7 @@ def format_choices(choices: dict[str, Any]) -> str:
     split = f"row split on {k} threads" if k > 1 else "row split off"
     kib = choices["row_min_block_kib"]
     kept = "kept and reused" if choices["buffer_reuse"] else "fresh each call (reuse off)"
-    fm = "smaller batches feature-major" if choices.get("feature_major") else "feature-major training off"
+    fm = "smaller batches feature-major" if choices["feature_major"] else "feature-major training off"
     return (f"layer: gates {', '.join(parts)}; {split} (batches of >= 2 x {kib} KiB of gates per step); "
             f"{fm}; buffers of >= {choices['buffer_min_kib']} KiB {kept}")
 

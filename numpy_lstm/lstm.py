@@ -266,7 +266,7 @@ class LSTM(Module):
         run = stack_forward(x, h0, c0, self._run_weights(keep), self.num_directions, layer, lengths, self._dropout_mask)
         out = run.out  # (T, N, D*H_out)
         if keep and not out.flags.owndata:
-            out = out.copy()  # a view of a layer's buffer: the fused layer's y is h[1:], which its backward reads
+            out = out.copy()  # a view of the fused layer's h, which its backward reads when projecting
         h_n, c_n = run.h_n, run.c_n
         if unbatched:
             output, h_n, c_n = out[:, 0], h_n[:, 0], c_n[:, 0]
