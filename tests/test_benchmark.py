@@ -295,17 +295,19 @@ def test_memory_settings_read_the_huge_page_files_and_the_allocator_environment(
     assert "transparent huge pages: not readable" in grid.format_memory(missing)
 
 
-def test_the_layer_line_says_which_choices_the_fast_layer_made() -> None:
+def test_the_layer_line_says_which_choices_the_fast_layer_made(monkeypatch: pytest.MonkeyPatch) -> None:
     """The ``layer:`` line names the gate form per dtype, the row split, the feature-major layout
-    and buffer reuse, each as switched at the time."""
+    and buffer reuse, each as switched at the time (the buffer size as set, not as shipped)."""
     from numpy_lstm.functional import activation, buffers
     from numpy_lstm.functional.feature_major import feature_major
+
+    monkeypatch.setattr(buffers, "MIN_BYTES", 768 << 10)
 
     with feature_major(True), buffers.reuse(True):
         line = grid.format_choices(grid.layer_choices([np.dtype(np.float64)]))
     assert line.startswith("layer: gates float64 ")
     assert activation.gate_form(np.float64) in line
-    assert "; smaller batches feature-major; buffers of >= 1024 KiB kept and reused" in line
+    assert "; smaller batches feature-major; buffers of >= 768 KiB kept and reused" in line
     with feature_major(False), buffers.reuse(False):
         line = grid.format_choices(grid.layer_choices([np.dtype(np.float64)]))
-    assert "; feature-major training off; buffers of >= 1024 KiB fresh each call (reuse off)" in line
+    assert "; feature-major training off; buffers of >= 768 KiB fresh each call (reuse off)" in line
