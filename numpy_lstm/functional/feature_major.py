@@ -21,8 +21,11 @@ The FLOPs are the same; what changes is what NumPy and OpenBLAS see:
   threads by the ``4H`` rows, ``(N, H) @ (H, 4H)`` by the few ``N``: at ``N = 32, H = 128`` float32,
   27 us against 38 us on 2 threads; at ``N = 128, H = 512`` (inference) 595 us against 800 us.
 
-The input projection is one ``(4H, I) @ (I, N)`` GEMM per step, a batched ``matmul`` over a chunk
-of steps (one large GEMM read through strided views was slower: ``docs/benchmark.md``).
+The input projection is one ``(4H, I+1) @ (I+1, N)`` GEMM per step, a batched ``matmul`` over a
+chunk of steps, with the bias as one more column of the weights against a row of ones under
+``x[t].T`` (copied contiguous first): 0.8 ms against 1.1 for the GEMM on ``x``'s strided view and a
+separate bias pass (small float32).  One large GEMM read through strided views was slower, and so
+was one GEMM per step for the projection and the recurrence together (``docs/benchmark.md``).
 
 When: :func:`.layer.layer_forward` comes here by itself, with all ``T`` steps valid and no
 projection, for inference (no cache) at every batch size (12-33% faster forward on the benchmark
@@ -54,13 +57,6 @@ that shape, its rows put back in PyTorch's order i | f | g | o on the way, and t
 made.)  ``dA`` and its copy together are held in the memory of one chunk of :mod:`.layer`'s: a
 chunk here is half as many steps.  ``x`` and ``dx`` stay in the caller's ``(T, N, I)``; ``y`` is
 returned as a ``(T, N, H)`` transposed view of the feature-major outputs.
-
-When: :func:`.layer.layer_forward` comes here by itself for a batch too small for :mod:`.rows` to
-split (:func:`fm_takes`: by the sizes alone, whatever the threads), with all ``T`` steps valid and no
-projection; :mod:`.single` still takes one sequence.  Where the rows are split, the medium float64
-step lost 10% in this layout on 2 threads; on one thread the two layouts were level at the large
-size.  ``with feature_major(False):`` (or :func:`set_feature_major`) sends every
-call to the ``(N, 4H)`` layout instead (the ablation does).
 
 Shape legend: ``T`` steps, ``N`` batch, ``I`` input, ``H`` hidden.
 """
@@ -153,11 +149,14 @@ def fm_forward(
     dtype = x.dtype
     form = gate_form(dtype)  # tanh or exp form of the activations (see .activation)
     gw = gate_weights(W_ih, W_hh, b_ih, b_hh, form)  # private order, scaled rows
-    W_in, W_rec = gw.W_in, gw.W_rec  # (4H, I), (4H, H)
-    bias = gw.bias[:, None] if gw.bias is not None else None  # (4H, 1)
+    W_rec = gw.W_rec  # (4H, H)
+    I1 = I + (gw.bias is not None)  # the bias rides in the projection GEMM as one more input column
+    W_x = gw.W_in if gw.bias is None else np.concatenate([gw.W_in, gw.bias[:, None]], axis=1)  # (4H, I1)
 
     chunk = chunks.chunk_steps(N, H, dtype.itemsize, chunks.PROJECTION_CHUNK_BYTES)
     new = buffers.empty if keep_cache else np.empty
+    x1 = new((min(chunk, T), I1, N), dtype=dtype)  # x[t].T of a chunk of steps, contiguous; row I: ones
+    x1[:, I:] = 1
     acts = new((T if keep_cache else min(chunk, T), 4 * H, N), dtype=dtype)  # pre-activations, then gates
     h = new((T + 1, H, N), dtype=dtype)  # h[t+1] = step t's output
     n_c = T + 1 if keep_cache else 2  # without a cache two cell states are enough
@@ -179,12 +178,11 @@ def fm_forward(
     with np.errstate(over="ignore") if form == "exp" else nullcontext():  # exp(large) = inf: r = 0
         t1 = 0
         for t in range(T):
-            if t == t1:  # input projection of the next chunk of steps: (4H, I) @ (I, N) per step
+            if t == t1:  # input projection of the next chunk of steps: (4H, I+1) @ (I+1, N) per step
                 t0, t1 = t, min(T, t + chunk)
                 a_chunk = acts[t0:t1] if keep_cache else acts[: t1 - t0]  # (n, 4H, N)
-                np.matmul(W_in, XT[t0:t1], out=a_chunk)
-                if bias is not None:
-                    a_chunk += bias
+                np.copyto(x1[: t1 - t0, :I], XT[t0:t1])  # a contiguous operand: faster than XT's view
+                np.matmul(W_x, x1[: t1 - t0], out=a_chunk)  # W_in @ x[t].T + bias, one GEMM per step
             j = t if keep_cache else t - t0  # this step's block in acts
             a, s = A[j], S[j]  # (4H, N), (3H, N)
             dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (rows scaled)
