@@ -18,6 +18,7 @@ from numpy_lstm.functional import buffers, layer_backward, layer_forward
 from tests.strategies import random_layer_weights
 
 SHAPE = (64, 1024)  # float64: 512 KiB; MIN_BYTES is lowered to 1 in these tests
+SHIPPED_MIN_BYTES = buffers.MIN_BYTES  # read at import, before any fixture lowers it
 
 
 @pytest.fixture(autouse=True)
@@ -181,3 +182,20 @@ def test_reuse_can_be_turned_off_and_small_buffers_are_plain(monkeypatch: pytest
             buffers.enabled()
     with pytest.raises(TypeError, match="set_reuse: expected True, False or None, got 'off'"):
         buffers.set_reuse("off")  # type: ignore[arg-type]
+
+
+def test_a_small_layers_caches_are_kept_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As shipped (``MIN_BYTES`` not lowered), the 0.8 MiB cell-state and ``tanh(c)`` caches of the
+    small benchmark size (float32, T=50, N=32, H=128) come from the kept buffers: fresh pages there
+    every step cost that step 9-16% (``docs/benchmark.md``)."""
+    monkeypatch.setattr(buffers, "MIN_BYTES", SHIPPED_MIN_BYTES)  # the fixture lowered it
+    assert buffers.MIN_BYTES <= 50 * 32 * 128 * 4 <= 1 << 20  # a (T, H, N) cache lies between the two sizes
+    rng = np.random.default_rng(0)
+    w = [a.astype(np.float32) for a in random_layer_weights(rng, 64, 128, scale=0.1)[:4]]
+    x = rng.standard_normal((50, 32, 64)).astype(np.float32)
+    z = np.zeros((32, 128), np.float32)
+    cache = layer_forward(x, z, z, *w)[3]
+    kept = buffers._owners[1:]
+    for name in ("c", "tanh_c"):
+        owner = getattr(cache, name).base
+        assert any(o is owner for o in kept), f"cache.{name} is not a kept buffer"

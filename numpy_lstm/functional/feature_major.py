@@ -23,7 +23,8 @@ The FLOPs are the same; what changes is what NumPy and OpenBLAS see:
 
 The input projection is one ``(4H, I+1) @ (I+1, N)`` GEMM per step, a batched ``matmul`` over a
 chunk of steps, with the bias as one more column of the weights against a row of ones under
-``x[t].T`` (copied contiguous first): 0.8 ms against 1.1 for the GEMM on ``x``'s strided view and a
+``x[t].T`` (copied contiguous first, a few steps at a time: :data:`.chunks.INPUT_COPY_BYTES`): 0.8 ms
+against 1.1 for the GEMM on ``x``'s strided view and a
 separate bias pass (small float32).  One large GEMM read through strided views was slower, and so
 was one GEMM per step for the projection and the recurrence together (``docs/benchmark.md``).
 
@@ -155,7 +156,8 @@ def fm_forward(
 
     chunk = chunks.chunk_steps(N, H, dtype.itemsize, chunks.PROJECTION_CHUNK_BYTES)
     new = buffers.empty if keep_cache else np.empty
-    x1 = new((min(chunk, T), I1, N), dtype=dtype)  # x[t].T of a chunk of steps, contiguous; row I: ones
+    piece = max(1, min(chunk, T, chunks.INPUT_COPY_BYTES // (I1 * N * dtype.itemsize)))  # steps per copy
+    x1 = np.empty((piece, I1, N), dtype=dtype)  # x[t].T of a few steps, contiguous; row I: ones
     x1[:, I:] = 1
     acts = new((T if keep_cache else min(chunk, T), 4 * H, N), dtype=dtype)  # pre-activations, then gates
     h = new((T + 1, H, N), dtype=dtype)  # h[t+1] = step t's output
@@ -181,8 +183,10 @@ def fm_forward(
             if t == t1:  # input projection of the next chunk of steps: (4H, I+1) @ (I+1, N) per step
                 t0, t1 = t, min(T, t + chunk)
                 a_chunk = acts[t0:t1] if keep_cache else acts[: t1 - t0]  # (n, 4H, N)
-                np.copyto(x1[: t1 - t0, :I], XT[t0:t1])  # a contiguous operand: faster than XT's view
-                np.matmul(W_x, x1[: t1 - t0], out=a_chunk)  # W_in @ x[t].T + bias, one GEMM per step
+                for p0 in range(t0, t1, piece):  # a few steps at a time through x1
+                    n = min(piece, t1 - p0)
+                    np.copyto(x1[:n, :I], XT[p0 : p0 + n])  # a contiguous operand: faster than XT's view
+                    np.matmul(W_x, x1[:n], out=a_chunk[p0 - t0 : p0 - t0 + n])  # W_in @ x[t].T + bias
             j = t if keep_cache else t - t0  # this step's block in acts
             a, s = A[j], S[j]  # (4H, N), (3H, N)
             dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (rows scaled)
