@@ -23,9 +23,9 @@ The FLOPs are the same; what changes is what NumPy and OpenBLAS see:
 
 The input projection is one ``(4H, I+1) @ (I+1, N)`` GEMM per step, a batched ``matmul`` over a
 chunk of steps, with the bias as one more column of the weights against a row of ones under
-``x[t].T`` (copied contiguous first, a few steps at a time: :data:`.chunks.INPUT_COPY_BYTES`): 0.8 ms
-against 1.1 for the GEMM on ``x``'s strided view and a
-separate bias pass (small float32).  One large GEMM read through strided views was slower, and so
+``x[t].T`` (copied contiguous first, a few steps at a time: :data:`.chunks.INPUT_COPY_BYTES`):
+0.8 ms against 1.1 for the GEMM on ``x``'s strided view and a separate bias pass (small float32).
+One large GEMM read through strided views was slower, and so
 was one GEMM per step for the projection and the recurrence together (``docs/benchmark.md``).
 
 When: :func:`.layer.layer_forward` comes here by itself, with all ``T`` steps valid and no
