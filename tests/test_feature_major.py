@@ -84,16 +84,14 @@ def test_feature_major_equals_textbook_and_the_row_layout(T, N, I, H, bias, form
 @pytest.mark.parametrize("chunk_steps", [1, 3, 100])
 def test_chunks_of_every_kind_give_the_same_numbers(monkeypatch: pytest.MonkeyPatch, dtype: type,
                                                     chunk_steps: int) -> None:
-    """Input projection (its copy of the input two steps at a time), local derivatives and gradient
-    GEMMs a few steps at a time (short last chunks included) against all at once, and float32
-    against the float64 textbook loop."""
+    """Input projection, local derivatives and gradient GEMMs a few steps at a time (short last
+    chunks included) against all at once, and float32 against the float64 textbook loop."""
     rng = np.random.default_rng(chunk_steps)
     T, N, I, H = 11, 4, 3, 5
     W, x, h0, c0, dy, dh_n, dc_n = _problem(rng, T, N, I, H, True, dtype)
     whole = _step(W, x, h0, c0, dy, dh_n, dc_n)
     step_bytes = N * 4 * H * np.dtype(dtype).itemsize
     monkeypatch.setattr(chunks, "PROJECTION_CHUNK_BYTES", chunk_steps * step_bytes)
-    monkeypatch.setattr(chunks, "INPUT_COPY_BYTES", 2 * (I + 1) * N * np.dtype(dtype).itemsize)  # 2 steps
     monkeypatch.setattr(chunks, "DERIVATIVE_CHUNK_BYTES", chunk_steps * step_bytes)
     monkeypatch.setattr(chunks, "GRADIENT_CHUNK_BYTES", 0)
     monkeypatch.setattr(chunks, "GRADIENT_CHUNK_MAX_BYTES", 0)

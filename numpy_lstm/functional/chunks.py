@@ -1,6 +1,6 @@
 """How much of a sequence the fast layer (:mod:`.layer`) works on at a time.
 
-Four kinds of its work run over a chunk of steps, neither one step (too many small calls) nor all
+Three kinds of its work run over a chunk of steps, neither one step (too many small calls) nor all
 ``T`` (too much memory, and out of cache by the time the loop reads it):
 
 - the **input projection**, one GEMM per chunk of about :data:`PROJECTION_CHUNK_BYTES` of gates:
@@ -8,8 +8,6 @@ Four kinds of its work run over a chunk of steps, neither one step (too many sma
   is still in the last-level cache;
 - the **local derivatives** of backward, about :data:`DERIVATIVE_CHUNK_BYTES` of gates at a time:
   a chunk within L2 when the backward loop reads it;
-- the feature-major projection's **contiguous copy of the input**, ``x[t].T`` and a row of ones, about
-  :data:`INPUT_COPY_BYTES` at a time: within L2, and a small part of the step's memory;
 - the **gradient GEMMs** of backward (:func:`gradient_chunk_rows`): ``dA`` is held one chunk at a
   time, at least about 2 MiB and 512 rows (GEMMs of a good size), and up to a quarter of the steps
   within 32 MiB where that is more: fewer, larger GEMMs (the medium float32 training step 3.4%
@@ -22,7 +20,6 @@ from __future__ import annotations
 
 PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
 DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
-INPUT_COPY_BYTES = 256 << 10  # feature-major projection: its copy of the input, within L2
 GRADIENT_CHUNK_BYTES = 2 << 20  # dA held for at least about this many bytes of steps at a time ...
 GRADIENT_CHUNK_ROWS = 512  # ... and at least this many rows (steps * N): GEMMs of a good size ...
 GRADIENT_CHUNKS = 4  # ... and up to 1 / this of the steps ...

@@ -21,12 +21,11 @@ The FLOPs are the same; what changes is what NumPy and OpenBLAS see:
   threads by the ``4H`` rows, ``(N, H) @ (H, 4H)`` by the few ``N``: at ``N = 32, H = 128`` float32,
   27 us against 38 us on 2 threads; at ``N = 128, H = 512`` (inference) 595 us against 800 us.
 
-The input projection is one ``(4H, I+1) @ (I+1, N)`` GEMM per step, a batched ``matmul`` over a
-chunk of steps, with the bias as one more column of the weights against a row of ones under
-``x[t].T`` (copied contiguous first, a few steps at a time: :data:`.chunks.INPUT_COPY_BYTES`):
-0.8 ms against 1.1 for the GEMM on ``x``'s strided view and a separate bias pass (small float32).
-One large GEMM read through strided views was slower, and so
-was one GEMM per step for the projection and the recurrence together (``docs/benchmark.md``).
+The input projection is one ``(4H, I) @ (I, N)`` GEMM per step, a batched ``matmul`` over a chunk
+of steps.  The bias comes with the recurrent GEMM: one more column of ``W_hh`` against a row of ones
+kept under each ``h[t]`` (``h`` is ``(T+1, H+1, N)``), so no pass over the gates adds it.  One large
+projection GEMM read through strided views was slower, and so was one GEMM per step for the
+projection and the recurrence together (``docs/benchmark.md``).
 
 When: :func:`.layer.layer_forward` comes here by itself, with all ``T`` steps valid and no
 projection, for inference (no cache) at every batch size (12-33% faster forward on the benchmark
@@ -150,21 +149,19 @@ def fm_forward(
     dtype = x.dtype
     form = gate_form(dtype)  # tanh or exp form of the activations (see .activation)
     gw = gate_weights(W_ih, W_hh, b_ih, b_hh, form)  # private order, scaled rows
-    W_rec = gw.W_rec  # (4H, H)
-    I1 = I + (gw.bias is not None)  # the bias rides in the projection GEMM as one more input column
-    W_x = gw.W_in if gw.bias is None else np.concatenate([gw.W_in, gw.bias[:, None]], axis=1)  # (4H, I1)
+    W_in = gw.W_in  # (4H, I)
+    H1 = H + (gw.bias is not None)  # rows of h[t]: the state, then a row of ones for the bias
+    W_rec = gw.W_rec if gw.bias is None else np.concatenate([gw.W_rec, gw.bias[:, None]], axis=1)  # (4H, H1)
 
     chunk = chunks.chunk_steps(N, H, dtype.itemsize, chunks.PROJECTION_CHUNK_BYTES)
     new = buffers.empty if keep_cache else np.empty
-    piece = max(1, min(chunk, T, chunks.INPUT_COPY_BYTES // (I1 * N * dtype.itemsize)))  # steps per copy
-    x1 = np.empty((piece, I1, N), dtype=dtype)  # x[t].T of a few steps, contiguous; row I: ones
-    x1[:, I:] = 1
     acts = new((T if keep_cache else min(chunk, T), 4 * H, N), dtype=dtype)  # pre-activations, then gates
-    h = new((T + 1, H, N), dtype=dtype)  # h[t+1] = step t's output
+    h = new((T + 1, H1, N), dtype=dtype)  # h[t+1, :H] = step t's output; h[:, H] = 1 with a bias
     n_c = T + 1 if keep_cache else 2  # without a cache two cell states are enough
     c = new((n_c, H, N), dtype=dtype)
     tanh_c = new((T if keep_cache else 1, H, N), dtype=dtype)
-    h[0] = h0.T
+    h[0, :H] = h0.T
+    h[:, H:] = 1
     c[0] = c0.T
     ig = np.empty((H, N), dtype=dtype)
     rec = np.empty((4 * H, N), dtype=dtype)
@@ -173,24 +170,21 @@ def fm_forward(
     A = list(acts)  # T (or chunk) x (4H, N)
     S = list(acts[:, : 3 * H])  # (3H, N)  o | i | f
     O, Ig, F, G = (list(acts[:, k * H : (k + 1) * H]) for k in range(4))  # (H, N) each
-    Hs, Cs, TC = list(h), list(c), list(tanh_c)
+    Hs, Hh, Cs, TC = list(h), list(h[:, :H]), list(c), list(tanh_c)
     one, half = np.ones((), dtype), np.full((), 0.5, dtype)  # 0-d: cheaper per call than scalars
     dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
 
     with np.errstate(over="ignore") if form == "exp" else nullcontext():  # exp(large) = inf: r = 0
         t1 = 0
         for t in range(T):
-            if t == t1:  # input projection of the next chunk of steps: (4H, I+1) @ (I+1, N) per step
+            if t == t1:  # input projection of the next chunk of steps: (4H, I) @ (I, N) per step
                 t0, t1 = t, min(T, t + chunk)
                 a_chunk = acts[t0:t1] if keep_cache else acts[: t1 - t0]  # (n, 4H, N)
-                for p0 in range(t0, t1, piece):  # a few steps at a time through x1
-                    n = min(piece, t1 - p0)
-                    np.copyto(x1[:n, :I], XT[p0 : p0 + n])  # a contiguous operand: faster than XT's view
-                    np.matmul(W_x, x1[:n], out=a_chunk[p0 - t0 : p0 - t0 + n])  # W_in @ x[t].T + bias
+                np.matmul(W_in, XT[t0:t1], out=a_chunk)
             j = t if keep_cache else t - t0  # this step's block in acts
             a, s = A[j], S[j]  # (4H, N), (3H, N)
-            dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev (rows scaled)
-            add(a, rec, out=a)  #     a' = scale * (W_ih x + b + W_hh h_prev)
+            dot(W_rec, Hs[t], out=rec)  # (4H, N)  W_hh @ h_prev + b (rows scaled)
+            add(a, rec, out=a)  #     a' = scale * (W_ih x + W_hh h_prev + b)
             activate(a, s, G[j], form, one, half)  # the gates: sigmoid on o | i | f, tanh on g
             c_prev, c_new = Cs[t % n_c], Cs[(t + 1) % n_c]  # (H, N)
             mul(F[j], c_prev, out=c_new)  # c = f * c_prev
@@ -198,14 +192,14 @@ def fm_forward(
             add(c_new, ig, out=c_new)  # c += i * g
             tc = TC[t if keep_cache else 0]
             tanh(c_new, out=tc)
-            mul(O[j], tc, out=Hs[t + 1])  # h = o * tanh(c)
+            mul(O[j], tc, out=Hh[t + 1])  # h = o * tanh(c)
 
-    y = h[1:].transpose(0, 2, 1)  # (T, N, H) view
-    h_n, c_n = h[T].T.copy(), c[T % n_c].T.copy()
+    y = h[1:, :H].transpose(0, 2, 1)  # (T, N, H) view
+    h_n, c_n = h[T, :H].T.copy(), c[T % n_c].T.copy()
     if not keep_cache:
         return y, h_n, c_n, None
     W_hh_T = np.ascontiguousarray(gw.W_hh.T)  # (H, 4H)
-    cache = FeatureMajorCache(x, h[0].copy(), c, acts, tanh_c, W_ih.copy(), W_hh_T, b_ih is not None)
+    cache = FeatureMajorCache(x, h[0, :H].copy(), c, acts, tanh_c, W_ih.copy(), W_hh_T, b_ih is not None)
     return y, h_n, c_n, cache
 
 
