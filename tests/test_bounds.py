@@ -39,6 +39,8 @@ def test_verdicts_follow_the_floors() -> None:
     assert bounds.verdict(_row(1.4, 0.9, 1.1)) == "out of reach: GEMMs + elementwise"
     assert bounds.verdict(_row(1.4, 0.8, 0.9)) == "not met; floor B allows it"
     assert bounds.verdict(_row(1.4, 0.8, 0.9, b1=1.05)) == "not met; floor B allows it on all cores, not on one"
+    split = _row(1.4, 0.8, 0.9, b1=1.05) | {"rows_split": True}  # the row split runs it on every core
+    assert bounds.verdict(split) == "not met; floor B allows it"
     assert bounds.verdict(_row(1.4, 0.8, 0.9, None)) == "no target"
 
 
