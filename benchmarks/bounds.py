@@ -185,10 +185,17 @@ def run_bounds(cfg: BenchConfig, dtype: np.dtype, mode: str, threads: int, budge
         "rest_ms": row["numpy_ms"] - row["gemm_numpy_ms"],
         "target": ratio_limit(cfg.name, dtype.name, mode),
         "other_load_cores": load.cores,
-        "rows_split": len(row_blocks(cfg.N, 4 * cfg.H, dtype.itemsize)) > 1,  # elementwise work on every core
+        "rows_split": rows_split(cfg, dtype, mode),
     }
     row["verdict"] = verdict(row)
     return row
+
+
+def rows_split(cfg: BenchConfig, dtype: np.dtype, mode: str) -> bool:
+    """Whether the layer runs this step's elementwise work on every core, now: training splits the
+    rows of a large batch over the threads; inference never does (:mod:`numpy_lstm.functional.layer`,
+    tricks 7 and 8)."""
+    return mode == "train" and len(row_blocks(cfg.N, 4 * cfg.H, np.dtype(dtype).itemsize)) > 1
 
 
 def verdict(row: Row) -> str:

@@ -14,6 +14,7 @@ import pytest
 from benchmarks import bounds, configs, flops, targets
 from benchmarks import main as bench_main
 from benchmarks.options import add_arguments
+from numpy_lstm.functional.rows import row_threads
 
 
 @pytest.mark.parametrize("name", ["seed", "small", "large"])
@@ -42,6 +43,16 @@ def test_verdicts_follow_the_floors() -> None:
     split = _row(1.4, 0.8, 0.9, b1=1.05) | {"rows_split": True}  # the row split runs it on every core
     assert bounds.verdict(split) == "not met; floor B allows it"
     assert bounds.verdict(_row(1.4, 0.8, 0.9, None)) == "no target"
+
+
+def test_rows_split_is_the_layers_own_choice() -> None:
+    large, small = configs.GRID["large"], configs.GRID["small"]
+    with row_threads(2):
+        assert bounds.rows_split(large, np.float32, "train")
+        assert not bounds.rows_split(large, np.float32, "inference")  # inference is never split
+        assert not bounds.rows_split(small, np.float64, "train")  # too small a batch
+    with row_threads(1):
+        assert not bounds.rows_split(large, np.float32, "train")
 
 
 def test_the_limits_are_those_the_grid_checks() -> None:
@@ -89,6 +100,7 @@ def test_quick_bounds_write_rows_that_hold_together(tmp_path: Path, capsys: pyte
         one_core = r["gemm_numpy_ms"] + args.threads * r["elementwise_floor_ms"]  # floor B's share times threads
         assert r["floor_b1_ratio"] == pytest.approx(one_core / r["torch_ms"])
         assert r["verdict"] == bounds.verdict(r) == "no target"  # tiny is not one of the target rows
+        assert r["rows_split"] is False  # a tiny batch is never split
         assert 0 < r["gemm_numpy_pct_peak"] and 0 < r["numpy_pct_peak"]
     with (tmp_path / "bounds.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(rows)
