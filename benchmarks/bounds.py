@@ -209,7 +209,7 @@ def verdict(row: Row) -> str:
         return "out of reach: GEMMs alone"
     if row["floor_b_ratio"] > limit:
         return "out of reach: GEMMs + elementwise"
-    if row["floor_b1_ratio"] > limit and not row.get("rows_split", False):  # the layer's elementwise work on one core
+    if row["floor_b1_ratio"] > limit and not row["rows_split"]:  # the layer's elementwise work on one core
         return "not met; floor B allows it on all cores, not on one"
     return "not met; floor B allows it"
 

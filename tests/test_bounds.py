@@ -31,7 +31,7 @@ def test_the_gemms_are_the_steps_flops_in_every_layout(name: str, mode: str) -> 
 
 def _row(ratio: float, a: float, b: float, target: float | None = 1.0, b1: float | None = None) -> dict[str, object]:
     return {"ratio_torch": ratio, "floor_a_ratio": a, "floor_b_ratio": b, "floor_b1_ratio": b if b1 is None else b1,
-            "target": target}
+            "target": target, "rows_split": False}
 
 
 def test_verdicts_follow_the_floors() -> None:

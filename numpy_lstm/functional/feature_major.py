@@ -23,7 +23,7 @@ The FLOPs are the same; what changes is what NumPy and OpenBLAS see:
 
 The input projection is one ``(4H, I) @ (I, N)`` GEMM per step, a batched ``matmul`` over a chunk
 of steps.  The bias comes with the recurrent GEMM: one more column of ``W_hh`` against a row of ones
-kept under each ``h[t]`` (``h`` is ``(T+1, H+1, N)``), so no pass over the gates adds it.  One large
+kept under each ``h[t]`` (with a bias, ``h`` is ``(T+1, H+1, N)``), so no pass over the gates adds it.  One large
 projection GEMM read through strided views was slower, and so was one GEMM per step for the
 projection and the recurrence together (``docs/benchmark.md``).
 
