@@ -7,7 +7,9 @@ Three kinds of its work run over a chunk of steps, neither one step (too many sm
   GEMMs of about a thousand rows or more, made just before the loop reaches the chunk, so that it
   is still in the last-level cache;
 - the **local derivatives** of backward, about :data:`DERIVATIVE_CHUNK_BYTES` of gates at a time:
-  a chunk within L2 when the backward loop reads it;
+  a chunk that, with the ``dA`` it writes, stays within the L2 cache for the backward loop to read
+  (512 KiB: a 2 MiB L2 holds both; against 256 KiB, the medium float64 training step was 3-5%
+  faster in alternating runs and the other benchmark sizes level);
 - the **gradient GEMMs** of backward (:func:`gradient_chunk_rows`): ``dA`` is held one chunk at a
   time, at least about 2 MiB and 512 rows (GEMMs of a good size), and up to a quarter of the steps
   within 32 MiB where that is more: fewer, larger GEMMs (the medium float32 training step 3.4%
@@ -19,7 +21,7 @@ Tests set these module attributes to force many small chunks at small sizes.
 from __future__ import annotations
 
 PROJECTION_CHUNK_BYTES = 8 << 20  # input projection: GEMMs of >= ~1000 rows, chunk within L3
-DERIVATIVE_CHUNK_BYTES = 256 << 10  # local derivatives: a chunk within L2
+DERIVATIVE_CHUNK_BYTES = 512 << 10  # local derivatives: a chunk and its dA within L2
 GRADIENT_CHUNK_BYTES = 2 << 20  # dA held for at least about this many bytes of steps at a time ...
 GRADIENT_CHUNK_ROWS = 512  # ... and at least this many rows (steps * N): GEMMs of a good size ...
 GRADIENT_CHUNKS = 4  # ... and up to 1 / this of the steps ...

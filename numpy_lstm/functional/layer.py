@@ -31,9 +31,9 @@ What makes it fast (each idea is measured by ``benchmarks/ablation.py``)
    so that ``dA`` is never held for all ``T`` steps: ``dW_ih += dA.T @ X``, ``dW_hh += dA.T @ H_prev``,
    ``dx = dA @ W_ih``, ``db += dA.sum``.  The loop itself does only the recurrent ``dA[t] @ W_hh``.
 6. **Local derivatives for many steps at once.**  Every factor of the backward that does not
-   depend on the incoming gradient is computed for a chunk of steps (about 256 KiB of gates, so
-   still in cache when the loop gets there; all ``T`` steps at small sizes) in a few NumPy calls,
-   straight into the ``dA`` buffer::
+   depend on the incoming gradient is computed for a chunk of steps (about 512 KiB of gates, so
+   still in cache when the loop gets there: 8 steps at the small benchmark size in float32, 1 or 2
+   at medium and large) in a few NumPy calls, straight into the ``dA`` buffer::
 
        dA_o = tanh(c) * o(1-o)       dA_i = g * i(1-i)       dA_f = c_prev * f(1-f)
        dA_g = i * (1 - g^2)          K = o * (1 - tanh(c)^2)
