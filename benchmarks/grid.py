@@ -131,7 +131,7 @@ def format_choices(choices: dict[str, Any]) -> str:
 
 
 def metadata(threads: int) -> dict[str, Any]:
-    """Machine, versions, threads, the BLAS kernel and the memory settings."""
+    """Machine, versions, threads, the BLAS kernel, the SIMD kernels and the memory settings."""
     return {
         "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
         "cpu": cpu_name(),
@@ -146,6 +146,7 @@ def metadata(threads: int) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "onednn_available": torch.backends.mkldnn.is_available(),
         **timing.blas_info(),
+        **timing.simd_info(),
         "memory": memory_settings(),
         "flop_model": "matmul FLOPs only: forward = sum over layers, directions of 2*T*N*4H*(I_k + H); "
         "train = 3 * forward",

@@ -47,9 +47,9 @@ def run_benchmark(args: argparse.Namespace) -> int:
     limiter = timing.set_threads(args.threads)
     meta = grid.metadata(args.threads)
     print(
-        f"numpy {meta['numpy']} ({meta['blas']} {meta['blas_version']}, kernel {meta['blas_kernel']}, "
-        f"OPENBLAS_CORETYPE={meta['OPENBLAS_CORETYPE']}), torch {meta['torch']}, {args.threads} threads "
-        f"each side, CPU {meta['cpu']}"
+        f"numpy {meta['numpy']} (SIMD {meta['numpy_simd']}; {meta['blas']} {meta['blas_version']}, kernel "
+        f"{meta['blas_kernel']}, OPENBLAS_CORETYPE={meta['OPENBLAS_CORETYPE']}), torch {meta['torch']} (CPU "
+        f"capability {meta['torch_cpu_capability']}), {args.threads} threads each side, CPU {meta['cpu']}"
     )
     meta["layer"] = grid.layer_choices(dtypes)
     print(grid.format_choices(meta["layer"]))

@@ -129,6 +129,29 @@ def blas_info() -> dict[str, object]:
     return {"blas": None}
 
 
+def simd_info() -> dict[str, object]:
+    """Which SIMD kernels each side's elementwise work runs, for a reader of results from another CPU.
+
+    ``numpy_simd``: the target NumPy's float32 and float64 ``tanh`` and ``exp`` loops dispatch to
+    (``numpy.lib.introspect``, NumPy 2: e.g. ``X86_V4`` with AVX-512, ``X86_V3`` with AVX2 only or
+    where ``NPY_DISABLE_CPU_FEATURES`` turns AVX-512 off), several joined by ``/``, or None where
+    NumPy does not say.  ``torch_cpu_capability``: the instruction set of ATen's CPU kernels
+    (``AVX512``, ``AVX2``...; ``ATEN_CPU_CAPABILITY`` lowers it).
+    """
+    try:
+        from numpy.lib.introspect import opt_func_info
+
+        info = opt_func_info(func_name="^(tanh|exp)$", signature="^(float32|float64)")
+        targets = sorted({sig["current"] for f in info.values() for sig in f.values()})
+    except (ImportError, AttributeError, KeyError, TypeError):
+        targets = []
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        capability = None
+    return {"numpy_simd": "/".join(targets) or None, "torch_cpu_capability": capability}
+
+
 def interleaved(
     fns: dict[str, Callable[[], object]],
     rounds: int,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -49,10 +50,45 @@ def test_quick_grid_writes_well_formed_files(tmp_path: Path, capsys: pytest.Capt
     assert data["meta"]["threads"] == 2 and "peak_gflops" in data["meta"]["matmul_peak"]["float32"]
     assert data["meta"]["memory"] == grid.memory_settings()  # recorded with the run ...
     assert grid.format_memory(data["meta"]["memory"]) in printed  # ... and printed at the top
+    simd = timing.simd_info()  # the SIMD kernels each side ran: recorded and printed on the first line
+    assert {k: data["meta"][k] for k in simd} == simd
+    assert f"(SIMD {simd['numpy_simd']}; " in printed and f"(CPU capability {simd['torch_cpu_capability']})" in printed
     with (tmp_path / "grid.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(rows)
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "grid.md").read_text().startswith("| config")
+
+
+def _simd_in_subprocess(env: dict[str, str]) -> dict[str, object]:
+    code = "import json; from benchmarks import timing; print(json.dumps(timing.simd_info()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_simd_info_names_the_kernels_each_side_dispatches_to() -> None:
+    """NumPy's ``tanh``/``exp`` target is one its introspection lists as available and follows
+    ``NPY_DISABLE_CPU_FEATURES``; PyTorch's is ATen's capability and follows ``ATEN_CPU_CAPABILITY``."""
+    import torch
+
+    info = timing.simd_info()
+    assert info["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    try:
+        from numpy.lib.introspect import opt_func_info  # NumPy 2
+    except ImportError:
+        assert info["numpy_simd"] is None  # NumPy 1 does not say which loop it dispatches to
+        return
+    loops = opt_func_info(func_name="^(tanh|exp)$", signature="^(float32|float64)")
+    currents = {sig["current"] for f in loops.values() for sig in f.values()}
+    assert info["numpy_simd"] == "/".join(sorted(currents))
+    best = max(currents)  # a dispatched target (not the baseline) can be turned off
+    lower = _simd_in_subprocess({"NPY_DISABLE_CPU_FEATURES": best, "ATEN_CPU_CAPABILITY": "default"})
+    assert lower["torch_cpu_capability"] == "DEFAULT"
+    if not best.startswith("baseline"):
+        assert best not in str(lower["numpy_simd"]).split("/")
+        available = {t for f in loops.values() for sig in f.values() for t in sig["available"].split()}
+        assert set(str(lower["numpy_simd"]).split("/")) <= available
 
 
 def test_unequal_results_are_refused_before_timing() -> None:
