@@ -129,6 +129,11 @@ def blas_info() -> dict[str, object]:
     return {"blas": None}
 
 
+# Settings that make a library pick lower SIMD kernels than the CPU has (the AVX2 proxy of
+# docs/benchmark.md): kept with a run, so that its files say which kernels it measured.
+SIMD_ENV = ("NPY_DISABLE_CPU_FEATURES", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
 def simd_info() -> dict[str, object]:
     """Which SIMD kernels each side's elementwise work runs, for a reader of results from another CPU.
 
@@ -136,7 +141,8 @@ def simd_info() -> dict[str, object]:
     (``numpy.lib.introspect``, NumPy 2: e.g. ``X86_V4`` with AVX-512, ``X86_V3`` with AVX2 only or
     where ``NPY_DISABLE_CPU_FEATURES`` turns AVX-512 off), several joined by ``/``, or None where
     NumPy does not say.  ``torch_cpu_capability``: the instruction set of ATen's CPU kernels
-    (``AVX512``, ``AVX2``...; ``ATEN_CPU_CAPABILITY`` lowers it).
+    (``AVX512``, ``AVX2``...; ``ATEN_CPU_CAPABILITY`` lowers it).  ``simd_env``: those of
+    :data:`SIMD_ENV` set in the environment.
     """
     try:
         from numpy.lib.introspect import opt_func_info
@@ -149,7 +155,8 @@ def simd_info() -> dict[str, object]:
         capability = torch.backends.cpu.get_cpu_capability()
     except AttributeError:
         capability = None
-    return {"numpy_simd": "/".join(targets) or None, "torch_cpu_capability": capability}
+    settings = {k: os.environ[k] for k in SIMD_ENV if os.environ.get(k)}
+    return {"numpy_simd": "/".join(targets) or None, "torch_cpu_capability": capability, "simd_env": settings}
 
 
 def interleaved(

@@ -62,7 +62,8 @@ def test_quick_grid_writes_well_formed_files(tmp_path: Path, capsys: pytest.Capt
 def _simd_in_subprocess(env: dict[str, str]) -> dict[str, object]:
     code = "import json; from benchmarks import timing; print(json.dumps(timing.simd_info()))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[1])
+                          env={**{k: v for k, v in os.environ.items() if k not in timing.SIMD_ENV}, **env},
+                          cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -85,6 +86,7 @@ def test_simd_info_names_the_kernels_each_side_dispatches_to() -> None:
     best = max(currents)  # a dispatched target (not the baseline) can be turned off
     lower = _simd_in_subprocess({"NPY_DISABLE_CPU_FEATURES": best, "ATEN_CPU_CAPABILITY": "default"})
     assert lower["torch_cpu_capability"] == "DEFAULT"
+    assert lower["simd_env"] == {"NPY_DISABLE_CPU_FEATURES": best, "ATEN_CPU_CAPABILITY": "default"}
     if not best.startswith("baseline"):
         assert best not in str(lower["numpy_simd"]).split("/")
         available = {t for f in loops.values() for sig in f.values() for t in sig["available"].split()}
