@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from benchmarks import __main__ as bench_module
-from benchmarks import cases, configs, flops, grid, memory, timing
+from benchmarks import cases, configs, flops, grid, memory, targets, timing
 from benchmarks import main as bench_main
 from benchmarks.options import add_arguments
 from numpy_lstm_app.cli import build_parser, main
@@ -94,6 +94,49 @@ def test_simd_info_names_the_kernels_each_side_dispatches_to() -> None:
         assert best not in str(lower["numpy_simd"]).split("/")
         available = {t for f in loops.values() for sig in f.values() for t in sig["available"].split()}
         assert set(str(lower["numpy_simd"]).split("/")) <= available
+
+
+def test_the_ratio_limits_are_the_projects_targets() -> None:
+    for config in targets.CORE:
+        assert targets.ratio_limit(config, "float32", "train") == (0.6 if config == "seed" else 1.0)
+        assert targets.ratio_limit(config, "float32", "inference") == 1.0
+        assert targets.ratio_limit(config, "float64", "train") == 0.8
+        assert targets.ratio_limit(config, "float64", "inference") is None  # no target names it
+    assert targets.ratio_limit("2-layer", "float32", "train") is None
+
+
+def _target_row(config: str, dtype: str, mode: str, numpy_ms: tuple[float, float, float],
+                torch_ms: tuple[float, float, float], **extra: float) -> dict[str, object]:
+    """A grid row with each side's (first quartile, median, third quartile) in ms."""
+    (nq1, nm, nq3), (tq1, tm, tq3) = numpy_ms, torch_ms
+    return {"config": config, "dtype": dtype, "mode": mode, "ratio_torch": nm / tm, "numpy_q1_ms": nq1,
+            "numpy_q3_ms": nq3, "torch_q1_ms": tq1, "torch_q3_ms": tq3, **extra}
+
+
+def test_targets_take_the_worst_median_and_say_where_the_quartiles_reach_the_limit() -> None:
+    rows = [
+        _target_row("seed", "float32", "train", (0.55, 0.58, 0.62), (0.95, 1.0, 1.05)),  # 0.52-0.65 holds 0.6
+        _target_row("small", "float32", "train", (0.88, 0.90, 0.92), (0.99, 1.0, 1.01)),  # 0.87-0.93: clear
+        _target_row("medium", "float32", "train", (0.97, 0.99, 1.04), (0.98, 1.0, 1.02)),  # at 1.0
+        _target_row("large", "float32", "train", (0.84, 0.85, 0.86), (0.99, 1.0, 1.01), numpy_pct_peak=0.91,
+                    mem_ratio=0.7),
+        _target_row("small", "float64", "train", (0.84, 0.86, 0.88), (0.99, 1.0, 1.01), mem_ratio=1.2),
+    ]
+    checked = {name: (met, detail) for name, met, detail in targets.check(rows)}
+    met, detail = checked["float32 training step <= 0.6 x torch at seed"]
+    assert met is True and detail == "seed 0.58 (at the limit: 0.52-0.65 between the quartiles)"
+    met, detail = checked["float32 training step <= 1.0 x torch at small, medium, large"]
+    assert met is True  # the worst median, medium's 0.99, is within 1.0 ...
+    assert detail == "small 0.90, medium 0.99 (at the limit: 0.95-1.06 between the quartiles), large 0.85"
+    met, detail = checked["float64 training step <= 0.8 x torch"]
+    assert met is False and detail == "small 0.86"  # quartiles 0.83-0.89: clearly above 0.8
+    assert checked["float32 inference <= 1.0 x torch"] == (None, "no rows")
+    name = "large float32 training step >= 90% of its GEMMs' time at the matmul peak"
+    assert checked[name] == (True, "91%")
+    met, detail = checked["training-step peak memory <= torch's"]  # one measurement each: no quartiles
+    assert met is False and detail == "large float32 0.70, small float64 1.20"
+    assert "  MET      float32 training step <= 0.6 x torch at seed: seed 0.58 (at the limit" in (
+        targets.format_targets(targets.check(rows)))
 
 
 def test_unequal_results_are_refused_before_timing() -> None:
