@@ -266,7 +266,9 @@ class LSTM(Module):
         run = stack_forward(x, h0, c0, self._run_weights(keep), self.num_directions, layer, lengths, self._dropout_mask)
         out = run.out  # (T, N, D*H_out)
         if keep and not out.flags.owndata:
-            out = out.copy()  # a view of the fused layer's h, which its backward reads when projecting
+            # A view of the fused layer's h: its backward reads h when projecting, and in either layout
+            # h is a kept buffer (functional/buffers.py) that the caller should neither hold nor change.
+            out = out.copy()
         h_n, c_n = run.h_n, run.c_n
         if unbatched:
             output, h_n, c_n = out[:, 0], h_n[:, 0], c_n[:, 0]
