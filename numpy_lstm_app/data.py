@@ -82,7 +82,10 @@ def text_sequences(path: str | Path, level: str = "word", max_len: int = 50) -> 
     """Sequences from a text file: one per non-empty line (``EOS`` appended), split into windows
     of at most ``max_len`` input steps that overlap by one token (so no target is lost).
 
-    ``level`` is ``"word"`` (whitespace-separated) or ``"char"``.
+    ``level`` is ``"word"`` (whitespace-separated) or ``"char"``.  A word-level text may not use the
+    markers ``UNK`` and ``EOS`` as words: they would be read as the markers (an ``EOS`` word would end
+    every sampled text there), so such a file is refused, naming the line.  A UTF-8 byte-order mark
+    at the start of the file is not part of the first token.
     """
     if level not in ("word", "char"):
         raise ValueError(f"level must be 'word' or 'char', got {level!r}")
@@ -96,14 +99,23 @@ def text_sequences(path: str | Path, level: str = "word", max_len: int = 50) -> 
     if not path.is_file():
         raise ValueError(f"{path} is not a regular file (a device, a pipe, ...), so not a text file to train on")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a leading byte-order mark is dropped
     except UnicodeDecodeError as err:
         raise ValueError(f"text file {path} is not UTF-8 text ({err.reason} at byte {err.start})") from err
     sequences = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         tokens = line.split() if level == "word" else list(line.strip())
         if not tokens:
             continue
+        markers = sorted(set(SPECIALS).intersection(tokens))  # a character is never 3 long: words only
+        if markers:
+            words = " and ".join(markers)
+            what = f"the word {words} is one of" if len(markers) == 1 else f"the words {words} are"
+            raise ValueError(
+                f"text file {path} line {number}: {what} the vocabulary's markers ({UNK}: an unknown "
+                f"token, {EOS}: the end of a sequence), which a text cannot use as words; rename "
+                f"{'it' if len(markers) == 1 else 'them'} in the file (for example to {words.lower()})"
+            )
         tokens.append(EOS)
         for start in range(0, len(tokens) - 1, max_len):
             sequences.append(tokens[start : start + max_len + 1])  # max_len inputs + 1 target

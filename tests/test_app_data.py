@@ -107,6 +107,25 @@ def test_text_sequences_windows_and_levels(tmp_path) -> None:
         text_sequences(tmp_path / "missing.txt")
 
 
+def test_text_sequences_refuse_the_markers_as_words_and_drop_a_bom(tmp_path) -> None:
+    """A word ``EOS`` or ``UNK`` in a text would be read as the marker (an ``EOS`` word would end
+    every sampled text there): the file is refused, naming the line and the word.  A character-level
+    text cannot hold them (a character is one long).  A UTF-8 byte-order mark is not a token."""
+    f = tmp_path / "t.txt"
+    f.write_text("press the key\npress EOS then go\n")
+    with pytest.raises(ValueError, match=r"t\.txt line 2: the word EOS is one of the vocabulary's markers"):
+        text_sequences(f, "word")
+    assert text_sequences(f, "char")[1][:7] == list("press E")
+    f.write_text("UNK a EOS\n")
+    with pytest.raises(ValueError, match=r"line 1: the words EOS and UNK are .* rename them .* eos and unk"):
+        text_sequences(f, "word")
+    f.write_text("eos and unk are fine\n")
+    assert text_sequences(f, "word") == [["eos", "and", "unk", "are", "fine", EOS]]
+    f.write_bytes("\ufeffhello world\n".encode("utf-8"))
+    assert text_sequences(f, "word") == [["hello", "world", EOS]]
+    assert text_sequences(f, "char")[0][:2] == ["h", "e"]
+
+
 @pytest.mark.parametrize("S", [3, 10, 47, 200])
 def test_split_sizes_and_seeding(S: int) -> None:
     seqs = [[str(i), EOS] for i in range(S)]
