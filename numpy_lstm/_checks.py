@@ -50,11 +50,14 @@ def private_copy(arr: np.ndarray, source: Any) -> np.ndarray:
     """``arr`` (made from the caller's ``source``) as memory that the caller cannot reach.
 
     A cache that backward reads must not change when the caller changes an array it passed in:
-    ``arr`` is copied unless the conversion from ``source`` (a list, say) already made new memory.
+    ``arr`` is copied unless ``source`` is a list or tuple, from which ``np.asarray`` always builds
+    new memory.  Anything else may hand over memory the caller still holds: an ndarray or a view of
+    one, but also an object whose ``__array__`` (or buffer) returns an array it keeps and owns, so
+    ``arr.flags.owndata`` does not tell.
     """
-    if arr is source or not arr.flags.owndata:
-        return arr.copy()
-    return arr
+    if isinstance(source, (list, tuple)):
+        return arr
+    return arr.copy()
 
 
 def check_bool(value: Any, name: str) -> bool:

@@ -157,3 +157,61 @@ def test_cross_entropy_keeps_its_own_targets():
     _, cache = numpy_lstm.cross_entropy(logits, targets)
     targets[...] = (targets + 1) % 5  # the caller reuses its array for the next batch
     np.testing.assert_array_equal(numpy_lstm.cross_entropy_backward(cache), ref)
+
+
+class _Holder:
+    """An array-like that hands NumPy an array it keeps (as ``xarray.DataArray`` or a pandas frame
+    can): ``np.asarray(holder)`` is not ``holder`` and owns its data, yet the caller can change it."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values
+
+
+@pytest.mark.parametrize(
+    "N, H",
+    [(3, 4), (1, 4), (64, 256)],  # the general path, one sequence, the feature-major training path
+)
+def test_lstm_input_through_array_protocol(N, H):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, N, 3)).astype(np.float32)
+    h0, c0 = (rng.standard_normal((1, N, H)).astype(np.float32) for _ in range(2))
+    g = rng.standard_normal((5, N, H)).astype(np.float32)
+    m = numpy_lstm.LSTM(3, H, seed=0)
+    ref = copy.deepcopy(m)
+    ref(x.copy(), (h0.copy(), c0.copy()))
+    dx_ref, (dh0_ref, dc0_ref) = ref.backward(g)
+    held = [_Holder(x), _Holder(h0), _Holder(c0)]
+    m(held[0], (held[1], held[2]))
+    for a in held:
+        a.values *= -3.0  # the caller changes its data after forward
+    dx, (dh0, dc0) = m.backward(g)
+    for name, a, b in [("dx", dx, dx_ref), ("dh0", dh0, dh0_ref), ("dc0", dc0, dc0_ref)]:
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    for k in m.grads:
+        np.testing.assert_array_equal(m.grads[k], ref.grads[k], err_msg=k)
+
+
+@pytest.mark.parametrize("module", ["cell", "linear"])
+def test_cell_and_linear_input_through_array_protocol(module):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3))
+    build = numpy_lstm.LSTMCell if module == "cell" else numpy_lstm.Linear
+    m = build(3, 4, dtype=np.float64, seed=0)
+    ref = copy.deepcopy(m)
+    h, c = _Holder(rng.standard_normal((2, 4))), _Holder(rng.standard_normal((2, 4)))
+    hx = (h, c) if module == "cell" else ()
+    ref(x.copy(), *([(h.values.copy(), c.values.copy())] if hx else []))
+    dy = rng.standard_normal((2, 4))
+    back = (lambda mod: mod.backward(dy, dy)[0]) if module == "cell" else (lambda mod: mod.backward(dy))
+    dx_ref = back(ref)
+    held = _Holder(x)
+    m(held, *([hx] if hx else []))
+    held.values *= -3.0
+    for s in hx:
+        s.values *= -3.0
+    np.testing.assert_array_equal(back(m), dx_ref)
+    for k in m.grads:
+        np.testing.assert_array_equal(m.grads[k], ref.grads[k], err_msg=k)
