@@ -25,9 +25,9 @@ def as_float_array(x: Any, name: str, dtype: np.dtype) -> np.ndarray:
     """``x`` as an ndarray of the module's ``dtype``, refusing anything that would be a silent cast.
 
     An array (or NumPy scalar) must already have ``dtype``: float64 data into a float32 module (or
-    the reverse) raises ``ValueError`` naming both fixes, as PyTorch refuses it.  Python floats and
-    lists of them have no dtype of their own and are converted.  Integer, boolean, complex and
-    object data are refused.
+    the reverse) raises ``ValueError`` naming both fixes, as PyTorch refuses it; so does a list or
+    tuple holding such arrays or scalars.  Python floats and lists of them have no dtype of their
+    own and are converted.  Integer, boolean, complex and object data are refused.
     """
     arr = np.asarray(x)
     if arr.dtype.kind != "f":
@@ -37,13 +37,22 @@ def as_float_array(x: Any, name: str, dtype: np.dtype) -> np.ndarray:
         )
     if arr.dtype == dtype:
         return arr
-    if hasattr(x, "dtype"):  # an array of another precision: converting it would hide a mistake
+    if hasattr(x, "dtype") or _holds_other_float(x, dtype):  # converting would hide a mistake
         raise ValueError(
             f"{name} has dtype {arr.dtype} but the module's weights are {dtype} (input dtype does "
             f"not match weight dtype): build the module with dtype=np.{arr.dtype}, or convert the "
             f"array with x.astype(np.{dtype})"
         )
     return arr.astype(dtype)  # Python floats: no dtype to contradict
+
+
+def _holds_other_float(x: Any, dtype: np.dtype) -> bool:
+    """Whether the lists and tuples of ``x`` hold an array or NumPy scalar of a floating dtype other
+    than ``dtype`` (walked only when the converted array's dtype already differs from ``dtype``)."""
+    if isinstance(x, (list, tuple)):
+        return any(_holds_other_float(item, dtype) for item in x)
+    leaf = getattr(x, "dtype", None)
+    return leaf is not None and np.dtype(leaf).kind == "f" and np.dtype(leaf) != dtype
 
 
 def private_copy(arr: np.ndarray, source: Any) -> np.ndarray:

@@ -162,6 +162,31 @@ def test_python_floats_take_the_modules_dtype():
     assert lin([1.0, 2.0, 3.0]).dtype == np.float32
 
 
+def test_lists_of_arrays_of_the_other_precision_are_refused_too():
+    """A list (or tuple) of float64 arrays or scalars is float64 data: wrapping an array in a list
+    must not turn the refusal into a silent cast.  Lists of Python floats are still converted."""
+    rng = np.random.default_rng(0)
+    x64 = rng.standard_normal((4, 2, 3))
+    m = numpy_lstm.LSTM(3, 5, seed=0)
+    cases = [
+        ("LSTM input", lambda: m(list(x64))),
+        ("LSTM input", lambda: m(tuple(list(step) for step in x64))),  # lists of np.float64 rows
+        ("h_0", lambda: m(x64.astype(np.float32), ([np.zeros((2, 5))], np.zeros((1, 2, 5), np.float32)))),
+        ("LSTMCell input", lambda: numpy_lstm.LSTMCell(3, 5)(list(x64[0]))),
+        ("Linear input", lambda: numpy_lstm.Linear(3, 2)([x64[0, 0]])),
+    ]
+    for name, call in cases:
+        with pytest.raises(ValueError, match=rf"^{name} has dtype float64 but the module's weights are float32"):
+            call()
+    out, _ = m(x64.astype(np.float32))
+    with pytest.raises(ValueError, match=r"^d_output has dtype float64"):
+        m.backward(list(np.ones(out.shape)))
+    m64 = numpy_lstm.LSTM(3, 5, dtype=np.float64, seed=0)
+    with pytest.raises(ValueError, match=r"^LSTM input has dtype float32 but the module's weights are float64"):
+        m64([[[np.float32(0.5)] * 3] * 2] * 4)
+    np.testing.assert_array_equal(m64(x64.tolist())[0], m64(x64)[0])  # Python floats: converted
+
+
 def test_gradcheck_of_a_float32_module_with_float32_states():
     """gradcheck moves the module to float64, and the arrays it passes on with it."""
     m = numpy_lstm.LSTM(2, 3, seed=0)
