@@ -10,6 +10,7 @@ How it works: a random upstream gradient ``R`` for every output defines the scal
 ``L = sum(output * R)`` (summed over all outputs, including the states).  ``backward(R)`` gives the
 analytic ``dL/dθ``; the numerical one is ``(L(θ + ε) - L(θ - ε)) / 2ε`` for sampled entries ``θ``.
 The module is copied to float64 first, so that ``ε`` can be small without rounding dominating.
+A NaN or infinite gradient, analytic or numerical, counts as an infinite error.
 """
 
 from __future__ import annotations
@@ -127,23 +128,26 @@ def gradcheck(
     magnitude = sum(float(np.sum(np.abs(leaf * r))) for leaf, r in zip(_leaves(out), upstream, strict=True))
     report = GradCheckReport(noise=np.finfo(np.float64).eps * magnitude / eps)
     for name, value, analytic in targets:
-        flat = value.reshape(-1)  # a view: perturbing it perturbs the module's parameter
-        picks = rng.choice(flat.size, size=min(max_entries, flat.size), replace=False)
+        picks = rng.choice(value.size, size=min(max_entries, value.size), replace=False)
         max_abs = max_rel = 0.0
         # Relative to the larger of the two values, floored at 1e-3 of the tensor's largest
         # gradient: an entry whose true gradient is ~0 has only rounding noise to compare.
-        floor = max(1e-3 * float(np.max(np.abs(analytic))), 1e-12)
+        finite = np.abs(analytic[np.isfinite(analytic)])
+        floor = max(1e-3 * float(finite.max()) if finite.size else 0.0, 1e-12)
         for j in picks:
-            orig = flat[j]
-            flat[j] = orig + eps
+            at = np.unravel_index(j, value.shape)  # an index, not a flat view: reshape(-1) copies a
+            orig = value[at]  #                      parameter that is not C-ordered, so the
+            value[at] = orig + eps  #                perturbation would never reach the module
             up = loss()
-            flat[j] = orig - eps
+            value[at] = orig - eps
             down = loss()
-            flat[j] = orig
+            value[at] = orig
             numeric = (up - down) / (2 * eps)
-            a = float(analytic.reshape(-1)[j])
-            err = abs(a - numeric)
+            a = float(analytic[at])
+            # A NaN or infinite gradient on either side is an infinite error, never a pass
+            # (Python's max would drop a NaN: max(0.0, nan) is 0.0).
+            err = abs(a - numeric) if np.isfinite(a) and np.isfinite(numeric) else np.inf
             max_abs = max(max_abs, err)
-            max_rel = max(max_rel, err / max(abs(a), abs(numeric), floor))
+            max_rel = max(max_rel, err / max(abs(a), abs(numeric), floor) if np.isfinite(err) else np.inf)
         report.rows.append(GradCheckRow(name, len(picks), max_abs, max_rel))
     return report

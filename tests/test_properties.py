@@ -126,6 +126,33 @@ def test_gradcheck_catches_a_wrong_backward(monkeypatch):
     assert "bias_ih_l0" in str(report)
 
 
+def test_gradcheck_fails_a_nan_gradient():
+    """A backward that returns NaN is an infinite error, never a pass (Python's max(0.0, nan) is 0.0)."""
+
+    class NaNLinear(numpy_lstm.Linear):
+        def backward(self, dy):
+            dx = super().backward(dy)
+            self.grads["weight"][0, 0] = np.nan  # one entry: the check must still see it
+            return dx * np.nan
+
+    m = NaNLinear(3, 2, dtype=np.float64, seed=0)
+    report = numpy_lstm.gradcheck(m, np.random.default_rng(0).standard_normal((4, 3)))
+    assert report.row("weight").max_rel == np.inf and report.row("weight").max_abs == np.inf
+    assert report.row("input").max_rel == np.inf and report.max_rel == np.inf
+    assert report.row("bias").max_rel < 1e-6  # the other rows are still measured
+
+
+def test_gradcheck_of_a_parameter_that_is_not_c_ordered():
+    """The perturbation reaches a Fortran-ordered parameter (``reshape(-1)`` of one is a copy, so
+    the finite differences used to see no change and report a correct backward as 100% wrong)."""
+    m = numpy_lstm.LSTM(3, 4, dtype=np.float64, seed=0)
+    m.set_parameter("weight_hh_l0", np.asfortranarray(m.params["weight_hh_l0"]))
+    assert not m.params["weight_hh_l0"].flags.c_contiguous
+    report = numpy_lstm.gradcheck(m, np.random.default_rng(0).standard_normal((5, 2, 3)))
+    assert report.row("weight_hh_l0").max_rel < 1e-6, str(report)
+    assert report.max_rel < 1e-6, str(report)
+
+
 def test_lstm_cell_loop_equals_one_layer_lstm():
     rng = np.random.default_rng(4)
     lstm = numpy_lstm.LSTM(3, 5, dtype=np.float64, seed=4)
