@@ -117,3 +117,39 @@ def test_comparison_helper_names_the_term_that_differs(monkeypatch):
     flagged = {r.name for r in report.rows if r.max_rel > 1e-9}
     assert flagged == {"grad weight_hh_l0", "grad weight_hh_l1"}
     assert "grad weight_hh_l0" in str(report)  # the printed table names every tensor
+
+
+def test_the_report_never_passes_a_nan_or_an_infinity_on_one_side(monkeypatch):
+    """A NaN or an infinity where torch has none (or the reverse) is an infinite difference: torch's
+    infinity once made the scale infinite (every difference passed) and Python's max skipped a NaN
+    row.  The same NaN or infinity on both sides agrees."""
+    from torch_ref.compare import ComparisonReport
+
+    r = ComparisonReport()
+    r.add("output", np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    r.add("torch inf", np.array([1.0, 123.0]), np.array([np.inf, 2.0]))
+    r.add("numpy nan", np.array([np.nan, 1.0]), np.array([0.5, 1.0]))
+    r.add("both", np.array([np.nan, np.inf, -np.inf, 3.0]), np.array([np.nan, np.inf, -np.inf, 3.0]))
+    r.add("signs", np.array([np.inf]), np.array([-np.inf]))
+    assert [row.max_abs for row in r.rows] == [0.0, np.inf, np.inf, 0.0, np.inf]
+    assert r["both"].scale == 3.0 and r["torch inf"].scale == 2.0  # over finite values
+    assert r.max_rel == np.inf and r.worst().name == "torch inf"
+    with pytest.raises(AssertionError) as err:
+        r.assert_close(rtol=1e-3)
+    assert all(name in str(err.value) for name in ("torch inf", "numpy nan", "signs"))
+    assert "output" not in str(err.value) and "both" not in str(err.value)
+
+    # End to end: a backward that returns one NaN gradient entry fails the comparison.
+    real = lstm_module.layer_backward
+
+    def nan_entry(*args, **kwargs):
+        g = real(*args, **kwargs)
+        g.dW_hh[0, 0] = np.nan
+        return g
+
+    monkeypatch.setattr(lstm_module, "layer_backward", nan_entry)
+    m = numpy_lstm.LSTM(3, 4, dtype=np.float64, seed=1)
+    report = compare_with_torch(m, np.random.default_rng(1).standard_normal((5, 2, 3)))
+    assert report.worst().name == "grad weight_hh_l0" and report.max_rel == np.inf
+    with pytest.raises(AssertionError, match="grad weight_hh_l0"):
+        report.assert_close(**F64)

@@ -20,7 +20,9 @@ its copy gets the NumPy weights by name, and both run the same input (and loss):
 
 compares ``output``, ``loss``, ``dx`` (float input) and ``grad <dotted name>`` for every parameter.
 The relative difference of a tensor is ``max|a - b| / max|b|`` (``b`` is torch's), so one
-near-zero element cannot make it blow up.
+near-zero element cannot make it blow up.  Non-finite values must be where torch has them: a NaN
+against a NaN and an infinity against the same infinity agree; anything else (a NaN or an infinity
+on one side only) is an infinite difference, so no tolerance passes it.
 """
 
 from __future__ import annotations
@@ -58,8 +60,17 @@ class ComparisonReport:
     def add(self, name: str, ours: np.ndarray, theirs: np.ndarray) -> None:
         if ours.shape != theirs.shape:
             raise AssertionError(f"{name}: shape {ours.shape} (numpy) != {theirs.shape} (torch)")
-        diff = float(np.max(np.abs(ours - theirs), initial=0.0))
-        scale = float(np.max(np.abs(theirs), initial=0.0))
+        ours, theirs = np.asarray(ours), np.asarray(theirs)
+        finite = np.isfinite(ours) & np.isfinite(theirs)  # compared by value
+        # Elsewhere both must be the same NaN or infinity; the scale is taken over finite values, or
+        # an infinity of torch's would make ``rtol * scale`` infinite and pass every difference.
+        with np.errstate(invalid="ignore"):
+            same = (ours == theirs) | (np.isnan(ours) & np.isnan(theirs))
+        if np.all(finite | same):
+            diff = float(np.max(np.abs(ours[finite] - theirs[finite]), initial=0.0))
+        else:
+            diff = float("inf")
+        scale = float(np.max(np.abs(theirs[finite]), initial=0.0))
         rel = diff / scale if scale > 0 else diff
         self.rows.append(Row(name, tuple(ours.shape), diff, rel, scale))
 
@@ -75,11 +86,12 @@ class ComparisonReport:
 
     @property
     def max_rel(self) -> float:
-        return max((r.max_rel for r in self.rows), default=0.0)
+        return self.worst().max_rel if self.rows else 0.0
 
     def worst(self) -> Row:
-        """The row with the largest relative difference."""
-        return max(self.rows, key=lambda r: r.max_rel)
+        """The row with the largest relative difference (a NaN, which :meth:`add` does not make but a
+        row built by hand could hold, counts as the largest: Python's ``max`` would skip it)."""
+        return max(self.rows, key=lambda r: np.inf if np.isnan(r.max_rel) else r.max_rel)
 
     def assert_close(self, rtol: float, atol: float = 0.0) -> None:
         """Raise ``AssertionError`` naming every tensor with ``max_abs > rtol * max|torch| + atol``."""
