@@ -87,7 +87,7 @@ class Embedding(Module):
                 raise ValueError(f"padding_idx must be within [{-V}, {V}) (num_embeddings={V}), got {padding_idx}")
             padding_idx = int(padding_idx) % V
         self.padding_idx: int | None = padding_idx
-        self.dtype = _checks.check_dtype(dtype)
+        self._dtype = _checks.check_dtype(dtype)
         self.rng = np.random.default_rng(seed)
         weight = self.rng.standard_normal((V, self.embedding_dim)).astype(self.dtype)  # (V, E)
         if padding_idx is not None:
@@ -95,6 +95,8 @@ class Embedding(Module):
         self._add_param("weight", weight)
         self._ids: np.ndarray | None = None  # the last forward's ids (a copy), for backward
         self._ran_forward = False
+
+    dtype = _checks.fixed_option("dtype", "float32 or float64: parameters and arrays in and out (``astype`` copies).")
 
     def __repr__(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"

@@ -72,7 +72,7 @@ class Linear(Module):
         self._in_features = _checks.check_positive_int(in_features, "in_features")
         self._out_features = _checks.check_positive_int(out_features, "out_features")
         self._bias = _checks.check_bool(bias, "bias")
-        self.dtype = _checks.check_dtype(dtype)
+        self._dtype = _checks.check_dtype(dtype)
         self.rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(self.in_features)
         O, I = self.out_features, self.in_features
@@ -86,6 +86,7 @@ class Linear(Module):
     in_features = _checks.fixed_option("in_features", "Features in, ``I``.")
     out_features = _checks.fixed_option("out_features", "Features out, ``O``.")
     bias = _checks.fixed_option("bias", "Whether the layer has a ``bias``.")
+    dtype = _checks.fixed_option("dtype", "float32 or float64: parameters and arrays in and out (``astype`` copies).")
 
     def _drop_caches(self) -> None:
         self._cache, self._ran_forward = None, False

@@ -91,7 +91,7 @@ class LSTM(Module):
                 UserWarning,
                 stacklevel=2,
             )
-        self.dtype = _checks.check_dtype(dtype)
+        self._dtype = _checks.check_dtype(dtype)
         self._num_directions = 2 if bidirectional else 1
         self._hidden_out = self.proj_size or self.hidden_size
         self.rng = np.random.default_rng(seed)
@@ -131,6 +131,7 @@ class LSTM(Module):
     bidirectional = _checks.fixed_option("bidirectional", "Whether each layer has a ``_reverse`` direction.")
     num_directions = _checks.fixed_option("num_directions", "``D``: 2 if bidirectional, else 1.")
     hidden_out = _checks.fixed_option("hidden_out", "``H_out``: the size of ``h``, proj_size or hidden_size.")
+    dtype = _checks.fixed_option("dtype", "float32 or float64: parameters and arrays in and out (``astype`` copies).")
 
     def _drop_caches(self) -> None:
         self._record, self._ran_forward = None, False

@@ -33,7 +33,7 @@ class LSTMCell(Module):
         self._input_size = _checks.check_positive_int(input_size, "input_size")
         self._hidden_size = _checks.check_positive_int(hidden_size, "hidden_size")
         self._bias = _checks.check_bool(bias, "bias")
-        self.dtype = _checks.check_dtype(dtype)
+        self._dtype = _checks.check_dtype(dtype)
         self.rng = np.random.default_rng(seed)
         H, bound = self.hidden_size, 1.0 / np.sqrt(self.hidden_size)
         shapes = {"weight_ih": (4 * H, self.input_size), "weight_hh": (4 * H, H)}
@@ -49,6 +49,7 @@ class LSTMCell(Module):
     input_size = _checks.fixed_option("input_size", "Features of the input, ``I``.")
     hidden_size = _checks.fixed_option("hidden_size", "Hidden units, ``H``.")
     bias = _checks.fixed_option("bias", "Whether the cell has ``bias_ih``/``bias_hh``.")
+    dtype = _checks.fixed_option("dtype", "float32 or float64: parameters and arrays in and out (``astype`` copies).")
 
     def _drop_caches(self) -> None:
         self._cache, self._weights, self._ran_forward = None, None, False

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from numpy_lstm import _checks
+
 
 class ArrayView(Mapping[str, np.ndarray]):
     """The parameters (or gradients) of a module tree under dotted names; read-only.
@@ -228,14 +230,20 @@ class Module:
         """Forget what the last forward kept for backward.  Modules with caches override this."""
 
     def astype(self, dtype: Any) -> Module:
-        """A deep copy of the tree with parameters (and gradients) in ``dtype``, and no caches."""
+        """A deep copy of the tree with parameters (and gradients) in ``dtype``, and no caches.
+
+        ``dtype`` is float32 or float64, as a module's constructor takes (``torch.nn.Module.to``
+        refuses an integer dtype too): anything else raises ``ValueError`` before anything is copied.
+        """
+        dt = _checks.check_dtype(dtype)
         clone = copy.deepcopy(self)
-        dt = np.dtype(dtype)
         for _, module in clone.named_modules():
             for store in (module._parameters, module._grads):
                 for name, value in store.items():
                     store[name] = value.astype(dt)
-            if "dtype" in module.__dict__:
+            if "_dtype" in module.__dict__:  # a library module's read-only dtype (_checks.fixed_option)
+                module._dtype = dt
+            elif "dtype" in module.__dict__:  # a module of the user's own that keeps one
                 module.dtype = dt
             module._drop_caches()
         return clone

@@ -187,6 +187,31 @@ def test_lists_of_arrays_of_the_other_precision_are_refused_too():
     np.testing.assert_array_equal(m64(x64.tolist())[0], m64(x64)[0])  # Python floats: converted
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: numpy_lstm.LSTM(3, 4, seed=0),
+        lambda: numpy_lstm.LSTMCell(3, 4, seed=0),
+        lambda: numpy_lstm.Linear(3, 4, seed=0),
+        lambda: numpy_lstm.Embedding(5, 3, seed=0),
+    ],
+)
+def test_the_dtype_is_float32_or_float64_for_good(build):
+    """``astype`` takes what the constructor takes (an integer dtype truncated the weights, float16
+    made a module the constructor refuses), and ``dtype`` cannot be set by hand: a float32 module
+    told it was float64 took float64 input and refused float32."""
+    m = build()
+    for bad in (np.int32, np.int8, np.float16, "int64", np.complex128):
+        with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+            m.astype(bad)
+    with pytest.raises(AttributeError, match="dtype is fixed when the module is built"):
+        m.dtype = np.float64
+    assert m.dtype == np.float32
+    m64 = m.astype(np.float64)
+    assert m64.dtype == np.float64 and m.dtype == np.float32
+    assert all(p.dtype == np.float64 for p in m64.params.values())
+
+
 def test_gradcheck_of_a_float32_module_with_float32_states():
     """gradcheck moves the module to float64, and the arrays it passes on with it."""
     m = numpy_lstm.LSTM(2, 3, seed=0)
