@@ -23,7 +23,7 @@ def clip_grad_norm(grads: Module | Iterable[np.ndarray], max_norm: float, norm_t
         raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
     if not (norm_type == math.inf or (isinstance(norm_type, (int, float)) and norm_type > 0)):
         raise ValueError(f"norm_type must be a positive number or inf, got {norm_type!r}")
-    arrays = list(grads.grads.values()) if isinstance(grads, Module) else list(grads)
+    arrays = [g for _, _, g in grads.named_parameters()] if isinstance(grads, Module) else list(grads)  # each once
     if not arrays:
         return 0.0
     norms = np.array([np.linalg.norm(g.ravel(), ord=norm_type) for g in arrays], dtype=arrays[0].dtype)

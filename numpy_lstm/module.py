@@ -192,6 +192,10 @@ class Module:
         For sharing memory with another owner (``torch_ref.from_torch(..., share_memory=True)``):
         later writes through either side show on both.  Shape and dtype must equal the current
         parameter's; its gradient is kept.  To copy values instead, use :meth:`load_state_dict`.
+
+        An array that shares memory with another parameter of the tree is refused: tied weights would
+        have two gradients, and the optimisers and :func:`~numpy_lstm.clip.clip_grad_norm` would
+        treat them as two parameters where torch sums them into one.
         """
         owner, leaf = self.params._owner(name)
         if leaf not in owner._parameters:
@@ -200,6 +204,13 @@ class Module:
         if not isinstance(value, np.ndarray) or value.shape != old.shape or value.dtype != old.dtype:
             got = f"{value.shape} {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
             raise ValueError(f"set_parameter: '{name}' must be an ndarray {old.shape} {old.dtype}, got {got}")
+        for other, array in self.params.items():
+            if array is not old and np.may_share_memory(value, array) and np.shares_memory(value, array):
+                raise ValueError(
+                    f"set_parameter: the array for '{name}' shares memory with parameter '{other}'; tied "
+                    f"weights are not supported (each name keeps its own gradient, so an optimiser would "
+                    f"step them as two parameters): give '{name}' an array of its own"
+                )
         owner._parameters[leaf] = value
 
     # --- calling -----------------------------------------------------------------------------
@@ -216,14 +227,21 @@ class Module:
             g.fill(0)
 
     def named_parameters(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """Yield ``(dotted name, value, gradient)`` for the whole tree, in PyTorch's order."""
+        """Yield ``(dotted name, value, gradient)`` for the whole tree, in PyTorch's order, each array
+        once: a submodule assigned under two names is listed under the first, as torch's
+        ``named_parameters()`` does, so that an optimiser steps it once (``params`` and
+        ``state_dict`` keep both names, as torch's ``state_dict`` does)."""
+        seen: set[int] = set()
         for prefix, module in self.named_modules():
             for leaf, value in module._parameters.items():
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
                 yield f"{prefix}{'.' if prefix else ''}{leaf}", value, module._grads[leaf]
 
     def num_parameters(self) -> int:
-        """Total number of scalar parameters in the tree."""
-        return sum(p.size for p in self.params.values())
+        """Total number of scalar parameters in the tree (each array once, as in torch)."""
+        return sum(p.size for _, p, _ in self.named_parameters())
 
     # --- copies ------------------------------------------------------------------------------
     def _drop_caches(self) -> None:

@@ -135,6 +135,65 @@ def test_optimisers_and_clipping_take_the_tree_and_a_shared_twin_sees_the_update
     assert set(opt.state_dict()) == {"steps"} | {f"{s}.{n}" for s in ("exp_avg", "exp_avg_sq") for n in net.params}
 
 
+def test_a_submodule_under_two_names_is_stepped_once_as_in_torch() -> None:
+    """torch lists a shared submodule's parameters once (``named_parameters``, ``parameters``), so
+    its optimisers step them once and clipping counts them once; its ``state_dict`` keeps both
+    names.  The tree here did the same: each array was stepped twice before."""
+
+    class Shared(numpy_lstm.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = numpy_lstm.Linear(3, 2, dtype=np.float64, seed=0)
+            self.b = self.a
+
+    class TorchShared(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Linear(3, 2, dtype=torch.float64)
+            self.b = self.a
+
+    net, tnet = Shared(), TorchShared()
+    assert list(net.params) == list(tnet.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert [n for n, _, _ in net.named_parameters()] == [n for n, _ in tnet.named_parameters()]
+    assert net.num_parameters() == sum(p.numel() for p in tnet.parameters()) == 8
+    with torch.no_grad():
+        for name, p in tnet.a.named_parameters():
+            p.copy_(torch.from_numpy(net.a.params[name]))
+    rng = np.random.default_rng(0)
+    grads = {name: rng.standard_normal(g.shape) for name, g in net.a.grads.items()}
+    for make, tmake in [
+        (lambda m: numpy_lstm.SGD(m, lr=0.1, momentum=0.9, weight_decay=0.01),
+         lambda m: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)),
+        (lambda m: numpy_lstm.Adam(m, lr=0.1), lambda m: torch.optim.Adam(m.parameters(), lr=0.1)),
+    ]:
+        opt, topt = make(net), tmake(tnet)
+        for _ in range(3):
+            for name, g in grads.items():
+                net.a.grads[name][...] = g
+                getattr(tnet.a, name).grad = torch.from_numpy(g.copy())
+            total = numpy_lstm.clip_grad_norm(net, 1.0)
+            ttotal = torch.nn.utils.clip_grad_norm_(tnet.parameters(), 1.0)
+            np.testing.assert_allclose(total, float(ttotal), rtol=1e-12)
+            opt.step()
+            topt.step()
+        for name, p in tnet.a.named_parameters():
+            np.testing.assert_allclose(net.a.params[name], p.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_tied_weights_are_refused() -> None:
+    """One array under two names with two gradients (tied weights) would be stepped as two
+    parameters, where torch sums the gradients into one: refused, naming both."""
+    net = Net(4, 3)
+    shared = np.zeros_like(net.params["l_out.weight"])
+    net.set_parameter("l_out.weight", shared)  # an array of its own: fine
+    with pytest.raises(ValueError, match=r"'l_out\.bias' shares memory with parameter 'lstm\.bias_ih_l0'"):
+        net.set_parameter("l_out.bias", net.params["lstm.bias_ih_l0"][:4])
+    with pytest.raises(ValueError, match="tied weights are not supported"):
+        net.set_parameter("lstm.bias_hh_l0", net.params["lstm.bias_ih_l0"])
+    assert net.params["l_out.weight"] is shared
+    net.set_parameter("l_out.weight", net.params["l_out.weight"])  # itself again: fine
+
+
 def test_seed_net_compares_by_name_with_the_torch_net() -> None:
     net, tnet = Net(5, 6, seed=2), TorchNet(5, 6)
     x, y = _one_hot_sequences(5, 1, 3)[0]
