@@ -17,6 +17,14 @@ The update rules are PyTorch's, operation for operation (``g`` gradient, ``p`` p
           p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
 ``state_dict()`` is a flat ``{name: ndarray}`` (npz-friendly; keys ``"<slot>.<param name>"``).
+
+A gradient here is always an array: ``zero_grad()`` fills it with zeros, as torch's
+``zero_grad(set_to_none=False)`` does, and a step updates every parameter.  torch's default,
+``set_to_none=True``, leaves ``.grad`` as ``None`` for a parameter no backward reached, and its step
+skips it; here that parameter is stepped with a zero gradient, so momentum, weight decay and Adam's
+moments still move it.  Where every parameter takes part in every backward (the LSTM models of this
+project), the two are the same; compare a model whose parts sit out some steps with torch's
+optimiser after ``zero_grad(set_to_none=False)``.
 """
 
 from __future__ import annotations

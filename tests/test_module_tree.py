@@ -180,6 +180,48 @@ def test_a_submodule_under_two_names_is_stepped_once_as_in_torch() -> None:
             np.testing.assert_allclose(net.a.params[name], p.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
 
 
+@pytest.mark.parametrize("optimiser", ["sgd", "adam"])
+def test_a_part_that_sits_out_steps_moves_as_with_torchs_set_to_none_false(optimiser) -> None:
+    """The documented semantics: gradients are arrays, zeroed in place, so the optimisers match
+    torch's after ``zero_grad(set_to_none=False)``, also for a part that no backward reaches."""
+
+    class Two(numpy_lstm.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = numpy_lstm.Linear(3, 2, dtype=np.float64, seed=0)
+            self.b = numpy_lstm.Linear(3, 2, dtype=np.float64, seed=1)
+
+    net = Two()
+    tnet = torch.nn.ModuleDict({k: torch.nn.Linear(3, 2, dtype=torch.float64) for k in "ab"})
+    with torch.no_grad():
+        for part in "ab":
+            for name, p in tnet[part].named_parameters():
+                p.copy_(torch.from_numpy(getattr(net, part).params[name]))
+                p.grad = torch.zeros_like(p)
+    if optimiser == "sgd":
+        opt = numpy_lstm.SGD(net, lr=0.1, momentum=0.9, weight_decay=0.01)
+        topt = torch.optim.SGD(tnet.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+    else:
+        opt = numpy_lstm.Adam(net, lr=0.1, weight_decay=0.01)
+        topt = torch.optim.Adam(tnet.parameters(), lr=0.1, weight_decay=0.01)
+    rng = np.random.default_rng(0)
+    for step in range(4):
+        net.zero_grad()
+        topt.zero_grad(set_to_none=False)
+        for part in ("ab" if step == 0 else "a"):  # b sits out every step after the first
+            for name, p in tnet[part].named_parameters():
+                g = rng.standard_normal(p.shape)
+                getattr(net, part).grads[name][...] += g
+                p.grad += torch.from_numpy(g)
+        opt.step()
+        topt.step()
+    for part in "ab":
+        for name, p in tnet[part].named_parameters():
+            np.testing.assert_allclose(
+                getattr(net, part).params[name], p.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=f"{part}.{name}"
+            )
+
+
 def test_tied_weights_are_refused() -> None:
     """One array under two names with two gradients (tied weights) would be stepped as two
     parameters, where torch sums the gradients into one: refused, naming both."""
