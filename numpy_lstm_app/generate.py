@@ -5,8 +5,9 @@ with the state ``(h, c)`` the previous step left (the prefix is never re-run)::
 
     logits, state = step(prime_ids, None)            (T_prime, 1, V), ((L, 1, H_out), (L, 1, H))
     repeat length times:
-        z      = logits[-1] / temperature            (V,)   <1 sharpens, >1 flattens
-        z[j]   = -inf unless z[j] is in the top k    (V,)   with --top-k
+        a      = logits[-1]                          (V,)   refused unless all finite
+        a[j]   = -inf unless a[j] is in the top k    (V,)   with --top-k
+        z      = (a - max(a)) / temperature          (V,)   <1 sharpens, >1 flattens; <= 0, no overflow
         p      = softmax(z)                          (V,)
         next   ~ p                                   one uniform draw from the seeded generator
         stop if next is EOS
@@ -71,16 +72,27 @@ def check_options(length: int, temperature: float, top_k: int | None) -> None:
 
 
 def sample_next(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
-    """One token id drawn from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest."""
-    z = np.asarray(logits, dtype=np.float64) / temperature  # (V,)
-    if z.ndim != 1:
-        raise ValueError(f"sample_next: expected the logits of one step, shape (V,), got {z.shape}")
-    if top_k is not None and top_k < z.size:
-        kth = np.partition(z, -top_k)[-top_k]  # the k-th largest
-        z = np.where(z >= kth, z, -np.inf)  # (V,) ties with the k-th stay in
-    p = np.exp(z - z.max())  # (V,) unnormalised softmax
+    """One token id drawn from ``softmax(logits / temperature)`` restricted to the ``top_k`` largest.
+
+    The largest logit is subtracted *before* dividing by the temperature, so every scaled logit is
+    ``<= 0`` and the largest is exactly 0: any finite ``temperature > 0`` works, and a tiny one
+    (``1e-310``, where ``logits / temperature`` would overflow to inf and inf - inf to NaN) is greedy.
+    """
+    a = np.asarray(logits, dtype=np.float64)  # (V,)
+    if a.ndim != 1:
+        raise ValueError(f"sample_next: expected the logits of one step, shape (V,), got {a.shape}")
+    bad = np.flatnonzero(~np.isfinite(a))
+    if bad.size:
+        raise ValueError(f"sample_next: the logits must be finite, got {a[bad[0]]} for token id {int(bad[0])}"
+                         f"{f' (and {bad.size - 1} more)' if bad.size > 1 else ''}")
+    if top_k is not None and top_k < a.size:
+        kth = np.partition(a, -top_k)[-top_k]  # the k-th largest
+        a = np.where(a >= kth, a, -np.inf)  # (V,) ties with the k-th stay in
+    with np.errstate(over="ignore"):  # a tiny temperature sends the others to -inf: probability 0
+        z = (a - a.max()) / temperature  # (V,) <= 0, the largest exactly 0
+    p = np.exp(z)  # (V,) unnormalised softmax, the largest 1
     cdf = np.cumsum(p)  # (V,)
-    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), z.size - 1))
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), a.size - 1))
 
 
 def generate(

@@ -73,6 +73,31 @@ def test_sample_next_follows_the_temperature_scaled_distribution() -> None:
     np.testing.assert_allclose(hot, [*(p / p.sum()), 0.0], atol=0.015)  # top 2, flattened
 
 
+@pytest.mark.parametrize("temperature", [1e-310, 5e-324, 1e-300, 1e-200])
+def test_a_tiny_temperature_takes_the_likeliest_token(temperature: float) -> None:
+    """``logits / 1e-310`` overflows to +-inf, and inf - inf is NaN: the draw must still be the argmax."""
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        logits = rng.normal(scale=5.0, size=7)
+        best = int(np.argmax(logits))
+        assert sample_next(logits, temperature, None, rng) == best, (logits, temperature)
+        assert sample_next(logits, temperature, 3, rng) == best, "with --top-k too"
+        assert sample_next(logits - 1e3, temperature, None, rng) == best, "all logits negative"
+
+
+def test_a_huge_temperature_draws_every_token_about_equally() -> None:
+    rng = np.random.default_rng(0)
+    draws = np.bincount([sample_next(np.array([0.0, 5.0, 50.0]), 1e300, None, rng) for _ in range(6000)], minlength=3)
+    np.testing.assert_allclose(draws / 6000, [1 / 3] * 3, atol=0.03)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_logits_that_are_not_finite_are_refused(bad: float) -> None:
+    logits = np.array([0.5, bad, 1.0])
+    with pytest.raises(ValueError, match=r"the logits must be finite, got (nan|inf|-inf) for token id 1"):
+        sample_next(logits, 1.0, None, np.random.default_rng(0))
+
+
 def test_generate_refuses_bad_options() -> None:
     step = numpy_stepper(NextTokenModel(ModelConfig(4, 3)))
     for kwargs, message in [
@@ -135,7 +160,6 @@ def test_sample_command_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -
         (["--checkpoint", str(ckpt), "--prime", "a c d"], "--prime: ['c', 'd'] are not in the model's vocabulary"),
         (["--checkpoint", str(ckpt), "--prime", "a", "--temperature", "0"], "temperature must be a finite number > 0"),
         (["--checkpoint", str(ckpt), "--prime", "a", "--temperature", "-1"], "got -1.0"),
-        (["--checkpoint", str(ckpt), "--prime", "a", "--top-k", "0"], "--top-k: top_k must be an integer >= 1"),
         (["--checkpoint", str(ckpt), "--prime", "  "], "--prime: it has no tokens"),
         (["--checkpoint", str(tmp_path / "junk.npz"), "--prime", "a"], "--checkpoint:"),
         (["--checkpoint", str(tmp_path / "none.npz"), "--prime", "a"], "--checkpoint: checkpoint not found"),
@@ -144,3 +168,44 @@ def test_sample_command_errors_are_one_line_and_exit_2(tmp_path: Path, capsys) -
         assert main(["sample", *args]) == 2, args
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1 and message in err, (args, err)
+
+
+def test_sample_with_a_tiny_temperature_is_greedy_on_both_backends(tmp_path: Path, capsys) -> None:
+    ckpt = _checkpoint(tmp_path, ["a b", "a a b b", "a b a b"] * 3, "--level", "word")
+    capsys.readouterr()
+    texts = {}
+    for backend in ("numpy", "torch"):
+        for how in (["--top-k", "1"], ["--temperature", "1e-310"], ["--temperature", "1e-310", "--seed", "7"]):
+            argv = ["sample", "--checkpoint", str(ckpt), "--prime", "a", "--length", "12", "--backend", backend]
+            assert main([*argv, *how]) == 0, how
+            texts[backend, " ".join(how)] = capsys.readouterr().out
+    assert len(set(texts.values())) == 1, texts
+
+
+SAMPLE_BAD_VALUES = [
+    (["--seed", "-1"], "argument --seed: expected an integer in [0, 9223372036854775807], got -1"),
+    (["--seed", str(2**63)], f"argument --seed: expected an integer in [0, 9223372036854775807], got {2**63}"),
+    (["--length", "-1"], "argument --length: expected an integer >= 0, got -1"),
+    (["--top-k", "0"], "argument --top-k: expected an integer >= 1, got 0"),
+    (["--temperature", "nan"], "argument --temperature: expected a finite number, got 'nan'"),
+    (["--temperature", "inf"], "argument --temperature: expected a finite number, got 'inf'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), SAMPLE_BAD_VALUES)
+def test_sample_refuses_bad_values_while_parsing(args: list[str], message: str, capsys, monkeypatch) -> None:
+    """Each value is refused before the checkpoint is read, naming the option (never a Python name)."""
+    monkeypatch.setattr("numpy_lstm_app.cli.sample.run", lambda _: pytest.fail("the command started working"))
+    assert main(["sample", "--checkpoint", "none.npz", "--prime", "a", *args]) == 2
+    out, err = capsys.readouterr()
+    *usage, last = err.rstrip("\n").split("\n")
+    assert out == "" and usage[0].startswith("usage: numpy-lstm sample"), err
+    assert last == f"numpy-lstm sample: error: {message}", last
+    assert "top_k" not in err and "None" not in err
+
+
+def test_sample_help_says_what_happens_without_top_k(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["sample", "--help"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("--top-k")]
+    assert "(default: all tokens)" in line, line

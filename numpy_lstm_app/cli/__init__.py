@@ -14,6 +14,11 @@ Habits every command gets from here, without code of its own (``subparsers.add_p
   with the closest option name; a misspelled command or choice gets the closest one too.
 - ``numpy-lstm`` alone prints the full help on stderr and exits 2 (a usage error, as argparse
   treats a missing argument); ``numpy-lstm --version`` prints the version.
+- Exit status: 2 and one line for a usage error (:class:`CLIError`), 1 and one line for a failure
+  while running (:class:`RunFailed`: a file that cannot be written, a run that diverged).
+- SIGTERM (``timeout``, Slurm, ``docker stop``) and SIGHUP stop a command as Ctrl-C does (a
+  ``KeyboardInterrupt`` the command may clean up after), with the status a shell reports for the
+  signal: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP.
 
 :func:`main` returns the exit status instead of raising ``SystemExit`` (0 for ``--help``, 2 for a
 usage error), so it can be called in-process; the console script passes it to ``sys.exit``.
@@ -27,8 +32,11 @@ import difflib
 import importlib
 import math
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy_lstm
@@ -46,6 +54,59 @@ PROG = "numpy-lstm"
 
 class CLIError(Exception):
     """A user error: printed as one line to stderr, exit status 2, no traceback."""
+
+    status = 2
+
+
+class RunFailed(CLIError):
+    """A failure while running, not a usage error (a write the OS refused, a run that diverged):
+    printed as one line to stderr, exit status 1, no traceback."""
+
+    status = 1
+
+
+def cannot_write(path: str | os.PathLike[str], err: OSError, verb: str = "write") -> str:
+    """``"cannot write run/gates.png: Is a directory"``: the file meant, not a temporary one."""
+    return f"cannot {verb} {path}: {err.strerror or err}"
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal other than SIGINT (SIGTERM, SIGHUP) that stops a command as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stop_status(err: KeyboardInterrupt) -> tuple[int, str]:
+    """``(exit status, what happened)``: ``(130, "interrupted")`` for Ctrl-C, ``(143, "stopped by
+    SIGTERM")`` for :class:`Stopped` by SIGTERM: 128 + the signal's number, as shells report it."""
+    if isinstance(err, Stopped):
+        return 128 + err.signum, f"stopped by {signal.Signals(err.signum).name}"
+    return 128 + signal.SIGINT, "interrupted"
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def signals_stop() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Stopped`; the handlers before are put
+    back after it.  Only in the main thread: elsewhere ``signal.signal`` cannot be called (and a
+    signal is delivered to the main thread anyway), so the block runs with the handlers as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped(signum)
+
+    before = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():  # None: a handler installed outside Python
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -137,6 +198,21 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[low, high]``; anything else is refused naming what arrived."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
 def finite_float(text: str) -> float:
     """An argparse ``type``: a finite number (NaN and infinities are refused)."""
     try:
@@ -178,13 +254,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with signals_stop():
+            return int(args.func(args) or 0)
     except CLIError as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return err.status
+    except KeyboardInterrupt as err:  # Ctrl-C, or a SIGTERM / SIGHUP (Stopped)
+        status, what = stop_status(err)
+        print(f"{PROG} {args.command}: {what}", file=sys.stderr)
+        return status
     except BrokenPipeError:  # the reader went away (`numpy-lstm train | head`): stop quietly, as `cat` does
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again

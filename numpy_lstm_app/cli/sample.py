@@ -12,10 +12,9 @@ import argparse
 import sys
 from typing import Any
 
-from numpy_lstm_app.cli import CLIError
+from numpy_lstm_app.cli import CLIError, finite_float, int_at_least, int_in
 from numpy_lstm_app.data import EOS
 from numpy_lstm_app.generate import (
-    check_options,
     generate,
     join_tokens,
     numpy_stepper,
@@ -23,6 +22,7 @@ from numpy_lstm_app.generate import (
     token_level,
     torch_stepper,
 )
+from numpy_lstm_app.limits import MAX_SEED
 
 
 def register(subparsers: Any) -> None:
@@ -34,19 +34,20 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a numpy-lstm train checkpoint.npz")
     p.add_argument("--prime", required=True, metavar="TEXT", help="the text to continue (tokens of the vocabulary)")
-    p.add_argument("--length", type=int, default=50, help="most tokens to generate (fewer when EOS is drawn)")
-    p.add_argument("--temperature", type=float, default=1.0, help="> 0; below 1 sharpens, above 1 flattens")
-    p.add_argument("--top-k", type=int, default=None, metavar="K", help="draw from the K most likely tokens only")
-    p.add_argument("--seed", type=int, default=0, help="seeds the draws")
+    p.add_argument("--length", type=int_at_least(0), default=50, metavar="N",
+                   help="most tokens to generate (fewer when EOS is drawn)")
+    p.add_argument("--temperature", type=finite_float, default=1.0,
+                   help="> 0; below 1 sharpens, above 1 flattens, a tiny one takes the likeliest token")
+    p.add_argument("--top-k", type=int_at_least(1), default=None, metavar="K",
+                   help="draw from the K most likely tokens only (default: all tokens)")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="seeds the draws")
     p.add_argument("--backend", choices=("numpy", "torch"), default="numpy")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        check_options(args.length, args.temperature, args.top_k)
-    except ValueError as err:
-        raise CLIError(f"--{str(err).split(' ')[0].replace('_', '-')}: {err}") from None
+    if not args.temperature > 0:  # the other options were checked while parsing (their types)
+        raise CLIError(f"--temperature must be a finite number > 0, got {args.temperature}")
     from numpy_lstm_app.cli.gates import load_trained  # the one checkpoint loader of the commands
 
     try:
