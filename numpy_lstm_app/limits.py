@@ -45,9 +45,12 @@ def check_model_size(cfg: ModelConfig) -> None:
     n = num_parameters(cfg)
     nbytes = n * np.dtype(cfg.dtype).itemsize
     if nbytes > MAX_ARRAY_BYTES:
+        sizes = [f"vocabulary {cfg.vocab_size:,}"]
+        sizes += [f"embedding dim {cfg.embedding_dim:,}"] if cfg.embedding_dim else []
+        sizes += [f"projection size {cfg.proj_size:,}"] if cfg.proj_size else []
         raise ValueError(
-            f"a model with vocabulary {cfg.vocab_size}, hidden size {cfg.hidden_size} and {cfg.num_layers} "
-            f"layer(s) has {n:,} parameters: {human_bytes(nbytes)} in {cfg.dtype} (and as much again for "
+            f"a model with {', '.join(sizes)}, hidden size {cfg.hidden_size:,} and {cfg.num_layers} layer(s) "
+            f"has {n:,} parameters: {human_bytes(nbytes)} in {cfg.dtype} (and as much again for "
             f"each gradient and optimiser slot); the limit is {human_bytes(MAX_ARRAY_BYTES)}"
         )
 

@@ -77,7 +77,7 @@ def test_unknown_tokens_layer_and_text_models(small_checkpoint, capsys, tmp_path
     assert main(["train", "--text", str(text), "--epochs", "1", "--hidden-size", "4", "--samples", "0",
                  "--out", str(tmp_path / "run")]) == 0
     capsys.readouterr()
-    assert "give --text" in error_of(capsys, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"))
+    assert "give --prime" in error_of(capsys, "--checkpoint", str(tmp_path / "run" / "checkpoint.npz"))
 
 
 @pytest.mark.slow
@@ -90,3 +90,48 @@ def test_a_char_level_model_reads_characters(tmp_path, capsys):
     capsys.readouterr()
     assert main(["gates", "--checkpoint", str(out / "checkpoint.npz"), "--text", "ab b", "--out", str(out)]) == 0
     assert "input     a b   b\n" in capsys.readouterr().out  # four characters, the space included
+
+
+def test_gates_refuses_quick_training_options_with_a_checkpoint(small_checkpoint, capsys, tmp_path):
+    """They would be ignored: the model comes from the checkpoint (gradflow refuses its own the same way)."""
+    base = ["--checkpoint", str(small_checkpoint), "--out", str(tmp_path / "o")]
+    assert "--epochs set the quick training; give them only without --checkpoint" in error_of(
+        capsys, *base, "--epochs", "5")
+    assert "--seed set the quick training" in error_of(capsys, *base, "--seed", "0")
+    assert "--epochs and --seed set the quick training" in error_of(capsys, *base, "--epochs", "30", "--seed", "1")
+    assert not (tmp_path / "o").exists()
+
+
+def test_gates_help_shows_the_quick_trainings_defaults_and_says_prime_is_tokens(capsys, monkeypatch):
+    assert main(["gates", "--help"]) == 0
+    blocks: dict[str, str] = {}  # "--epochs" -> its lines, joined
+    for line in capsys.readouterr().out.split("options:")[1].splitlines():
+        if line.startswith("  -"):
+            key = line.split()[0]
+            blocks[key] = line.strip()
+        elif line.strip():
+            blocks[key] += " " + line.strip()
+    assert "(default: 30)" in blocks["--epochs"] and "(default: 0)" in blocks["--seed"]
+    assert blocks["--prime"].startswith("--prime TOKENS, --text TOKENS the input tokens themselves, not a file")
+
+
+def test_prime_and_its_other_name_text_draw_the_same_tokens(small_checkpoint, tmp_path, capsys):
+    for flag in ("--prime", "--text"):
+        argv = ["gates", "--checkpoint", str(small_checkpoint), flag, "a a b", "--out", str(tmp_path / flag[2:])]
+        assert main(argv) == 0
+        assert "input     a a b\n" in capsys.readouterr().out, flag
+
+
+def test_a_gates_png_that_cannot_be_written_is_one_line_with_status_1(small_checkpoint, tmp_path, capsys):
+    (tmp_path / "gates.png").mkdir()
+    assert main(["gates", "--checkpoint", str(small_checkpoint), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"numpy-lstm gates: error: cannot write {tmp_path / 'gates.png'}: Is a directory\n", err
+    assert [p.name for p in tmp_path.iterdir()] == ["gates.png"], "no temporary file left behind"
+
+
+def test_a_gradflow_png_that_cannot_be_written_is_one_line_with_status_1(tmp_path, capsys):
+    (tmp_path / "gradflow.png").mkdir()
+    assert main(["gradflow", "--steps", "5", "--hidden", "4", "--vocab", "3", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"numpy-lstm gradflow: error: cannot write {tmp_path / 'gradflow.png'}: Is a directory\n", err

@@ -51,7 +51,11 @@ def test_gradflow_refuses_a_forget_bias_that_is_not_finite(tmp_path: Path, capsy
     "argv, message",
     [
         (["train", "--k-max", "100000"], "--k-max 100,000 makes sequences of 200,000 input steps"),
-        (["train", "--hidden-size", "20000"], "--hidden-size 20000: a model with vocabulary 2"),
+        # the built-in task's vocabulary is UNK EOS a b
+        (["train", "--hidden-size", "20000"], "--hidden-size 20000: a model with vocabulary 4, hidden size 20,000"),
+        (["train", "--embedding-dim", "100000000"],
+         "--embedding-dim 100000000 --hidden-size 50: a model with vocabulary 4, embedding dim 100,000,000, "
+         "hidden size 50 and 1 layer(s) has"),
         (["train", "--layers", "10000000"], "--layers must be in [1, 64], got 10000000"),
         (["train", "--epochs", "10000000000"], "--epochs must be in [1, 1,000,000]"),
         (["gradflow", "--hidden", "20000"], "the limit is 1.0 GiB"),
@@ -63,6 +67,30 @@ def test_expensive_inputs_are_bounded_first(tmp_path: Path, capsys, argv: list[s
     err = error_of(capsys, *argv, "--out", str(tmp_path / "o"))
     assert message in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_model_too_large_for_any_text_says_its_vocabulary_is_a_lower_bound(tmp_path: Path, capsys) -> None:
+    text = tmp_path / "words.txt"
+    text.write_text("one two three\n" * 20)
+    err = error_of(capsys, "train", "--text", str(text), "--embedding-dim", "200000000", "--out", str(tmp_path / "o"))
+    assert "--embedding-dim 200000000 --hidden-size 50: a model with vocabulary 2, embedding dim 200,000,000" in err
+    assert f"(vocabulary 2 is a lower bound: {text} is not read yet" in err, err
+
+
+@pytest.mark.parametrize("device", ["cuda", "cpu", "auto"])
+def test_device_is_refused_where_no_torch_runs(tmp_path: Path, capsys, device: str) -> None:
+    err = error_of(capsys, "train", *FAST, "--backend", "numpy", "--device", device, "--out", str(tmp_path / "o"))
+    assert f"--device {device} applies to --backend torch or both" in err and "--backend numpy runs NumPy" in err
+    err = error_of(capsys, "train", *FAST, "--device", device, "--out", str(tmp_path / "o"))
+    assert "--backend numpy (the default) runs NumPy" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_device_on_resume_of_a_numpy_run_names_the_checkpoints_backend(tmp_path: Path, capsys) -> None:
+    assert main(["train", *FAST, "--out", str(tmp_path / "run")]) == 0
+    ckpt = tmp_path / "run" / "checkpoint.npz"
+    err = error_of(capsys, "train", "--resume", str(ckpt), "--epochs", "2", "--device", "cpu")
+    assert f"--backend numpy (that of {ckpt}) runs NumPy on the CPU" in err, err
 
 
 def test_a_text_whose_one_hot_batches_would_be_huge(tmp_path: Path, capsys) -> None:

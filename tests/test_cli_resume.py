@@ -129,6 +129,58 @@ def test_ctrl_c_writes_the_epochs_done_and_the_command_that_resumes(tmp_path: Pa
     _same_run(run, tmp_path / "full")
 
 
+@pytest.mark.slow
+def test_sigterm_stops_a_resumed_run_as_ctrl_c_does(tmp_path: Path) -> None:
+    """``timeout``, Slurm and ``docker stop`` send SIGTERM: the folder stays consistent, status 143."""
+    assert main(["train", "--out", str(tmp_path / "run"), "--epochs", "2", *OPTIONS]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "numpy_lstm_app", "train", "--resume", "run/checkpoint.npz", "--epochs", "500"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # one line per epoch (stdout is a pipe)
+        if line.startswith("epoch") and int(line.split()[1].split("/")[0]) >= 4:
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM == 143, (out, err)
+    assert err.count("\n") == 1 and err.startswith("numpy-lstm train: stopped by SIGTERM; "), err
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    done = metrics["epochs"]
+    assert 4 <= len(done) < 500 and done == list(range(1, len(done) + 1)), done
+    assert metrics["stopped"] == f"stopped by SIGTERM after epoch {len(done)}" and len(metrics["val_loss"]) == len(done)
+    assert read_checkpoint(run / "checkpoint.npz")[1]["epoch"] == len(done), "metrics and checkpoint agree"
+    assert f"holds epoch {len(done)}" in err and "continue with: numpy-lstm train --resume run/checkpoint.npz" in err
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_in_one_line_with_status_1(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    (out / "checkpoint.npz").mkdir(parents=True)  # a folder where the checkpoint goes
+    fast = ["--sequences", "40", "--hidden-size", "8", "--samples", "0"]
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--epochs", "2", *fast]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"numpy-lstm train: error: cannot write {out / 'checkpoint.npz'}: Is a directory; "
+                   "this run wrote no checkpoint\n"), err
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz"], "no temporary file left behind"
+
+
+def test_metrics_that_cannot_be_written_say_what_the_checkpoint_holds(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    fast = ["--sequences", "40", "--hidden-size", "8", "--samples", "0"]
+    assert main(["train", "--out", str(out), "--epochs", "2", *fast]) == 0
+    (out / "metrics.json").unlink()
+    (out / "metrics.json").mkdir()  # the run's metrics cannot be replaced now
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out / "checkpoint.npz"), "--epochs", "3"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"numpy-lstm train: error: cannot write {out / 'metrics.json'}: Is a directory; "
+                   f"{out / 'checkpoint.npz'} holds epoch 3 of this run\n"), err
+    assert read_checkpoint(out / "checkpoint.npz")[1]["epoch"] == 3
+
+
 def test_stale_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
     out = tmp_path / "run"
     out.mkdir()
@@ -156,7 +208,8 @@ def test_divergence_in_the_first_epoch_leaves_the_previous_run_whole(tmp_path: P
     assert main(["train", "--out", str(out), "--epochs", "2", *fast]) == 0
     before = _snapshot(out)
     capsys.readouterr()
-    assert main(["train", "--out", str(out), "--optimizer", "sgd", "--lr", "1e38", "--epochs", "3", *fast]) == 2
+    # a run that diverges is a failure while running (status 1), not a usage error (2)
+    assert main(["train", "--out", str(out), "--optimizer", "sgd", "--lr", "1e38", "--epochs", "3", *fast]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nothing was written" in err and "keeps the files of the run before" in err, err
     assert _snapshot(out) == before, "metrics, plot and checkpoint still describe the same (previous) run"

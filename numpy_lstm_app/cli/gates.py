@@ -23,7 +23,7 @@ from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.introspect import record_gates
 from numpy_lstm_app.backend import NumpyBackend, OptimConfig
 from numpy_lstm_app.checkpoint import load_checkpoint
-from numpy_lstm_app.cli import CLIError, int_at_least, nonempty
+from numpy_lstm_app.cli import CLIError, RunFailed, cannot_write, int_at_least, int_in, nonempty
 from numpy_lstm_app.cli.train_outputs import writable_folder
 from numpy_lstm_app.data import Vocabulary
 from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
@@ -71,7 +71,7 @@ def default_tokens(meta: dict[str, Any]) -> list[str]:
     """An input sequence for the built-in task: ``k`` a's then ``k`` b's (the model should say EOS)."""
     data = meta.get("data", {})
     if data.get("task") != "anbn":
-        raise CLIError(f"give --text: this model was trained on {data.get('file', 'a text file')}, "
+        raise CLIError(f"give --prime: this model was trained on {data.get('file', 'a text file')}, "
                        "so there is no default sequence to show")
     k = (int(data["k_min"]) + int(data["k_max"])) // 2 + 1
     return ["a"] * k + ["b"] * k
@@ -89,7 +89,7 @@ def trace(
     unknown = sorted({t for t in tokens if t not in vocab.index})
     if unknown:
         shown = " ".join(vocab.tokens[:30]) + (" ..." if len(vocab) > 30 else "")
-        raise CLIError(f"--text: {unknown} are not in the model's vocabulary ({len(vocab)} tokens: {shown})")
+        raise CLIError(f"--prime: {unknown} are not in the model's vocabulary ({len(vocab)} tokens: {shown})")
     if not 0 <= layer < model.lstm.num_layers:
         raise CLIError(f"--layer must be in [0, {model.lstm.num_layers - 1}] for this model, got {layer}")
     x = model.encode(vocab.encode(tokens)[:, None])  # (T, 1, V) one-hot, or (T, 1) ids for an embedding
@@ -105,11 +105,11 @@ def _check_tokens(tokens: list[str], vocab: Vocabulary, layer: int, num_layers: 
     unknown = sorted({t for t in tokens if t not in vocab.index})
     if unknown:
         shown = " ".join(vocab.tokens[:30]) + (" ..." if len(vocab) > 30 else "")
-        raise CLIError(f"--text: {unknown} are not in the model's vocabulary ({len(vocab)} tokens: {shown})")
+        raise CLIError(f"--prime: {unknown} are not in the model's vocabulary ({len(vocab)} tokens: {shown})")
     if not 0 <= layer < num_layers:
         raise CLIError(f"--layer must be in [0, {num_layers - 1}] for this model, got {layer}")
     if len(tokens) > MAX_STEPS:
-        raise CLIError(f"--text has {len(tokens):,} tokens; at most {MAX_STEPS:,} are drawn")
+        raise CLIError(f"--prime has {len(tokens):,} tokens; at most {MAX_STEPS:,} are drawn")
 
 
 def plain(text: str) -> str:
@@ -117,11 +117,17 @@ def plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+QUICK_EPOCHS, QUICK_SEED = 30, 0  # the quick training's, when --epochs and --seed are not given
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.checkpoint is not None and (args.epochs is not None or args.seed is not None):
+        given = " and ".join(f"--{n}" for n in ("epochs", "seed") if getattr(args, n) is not None)
+        raise CLIError(f"{given} set the quick training; give them only without --checkpoint")
+    args.epochs = QUICK_EPOCHS if args.epochs is None else args.epochs
+    args.seed = QUICK_SEED if args.seed is None else args.seed
     if not 1 <= args.epochs <= MAX_EPOCHS:
         raise CLIError(f"--epochs must be in [1, {MAX_EPOCHS:,}], got {args.epochs}")
-    if not 0 <= args.seed <= MAX_SEED:
-        raise CLIError(f"--seed must be in [0, {MAX_SEED}], got {args.seed}")
     out = Path(args.out)
     if args.checkpoint is not None:
         try:
@@ -132,14 +138,14 @@ def run(args: argparse.Namespace) -> int:
     else:  # the default task's vocabulary is known before training: check the tokens first
         data = build_dataset(DataConfig(seed=args.seed))
         vocab, meta = data.vocab, {"data": data.description}
-    tokens = split_text(args.text, meta) if args.text is not None else default_tokens(meta)
+    tokens = split_text(args.prime, meta) if args.prime is not None else default_tokens(meta)
     if not tokens:
-        raise CLIError("--text: no tokens in it")
+        raise CLIError("--prime: no tokens in it")
     _check_tokens(tokens, vocab, args.layer, model.lstm.num_layers if args.checkpoint is not None else 1)
     try:
-        check_one_hot_size(len(tokens), 1, len(vocab), "float64", "fewer tokens in --text")
+        check_one_hot_size(len(tokens), 1, len(vocab), "float64", "fewer tokens in --prime")
     except ValueError as err:
-        raise CLIError(f"--text: {err}") from None
+        raise CLIError(f"--prime: {err}") from None
     writable_folder(out)
     if args.checkpoint is None:
         model, vocab, meta = quick_train(args.epochs, args.seed, data)
@@ -152,7 +158,10 @@ def run(args: argparse.Namespace) -> int:
 
     title = plain(f"Inside layer {args.layer} of {model.lstm!r} ({source})\n"
                   "column t: the states after reading input token t")
-    path = plot_gates(rec, labels, out / "gates.png", title, xlabel="step t: input token, → predicted next token")
+    try:
+        path = plot_gates(rec, labels, out / "gates.png", title, xlabel="step t: input token, → predicted next token")
+    except OSError as err:  # a failure while running (a full disk, a folder named gates.png): exit status 1
+        raise RunFailed(cannot_write(out / "gates.png", err)) from None
     print("input     " + " ".join(tokens))
     print("predicted " + " ".join(predicted))
     print(f"wrote {path}")
@@ -170,12 +179,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", metavar="PATH",
                    help="a checkpoint.npz written by `numpy-lstm train` (default: none, a quick training "
                    "of the default task)")
-    p.add_argument("--text", type=nonempty,
-                   help="the input tokens, space-separated (characters for a char-level model); "
-                   "default for the built-in task: a a a a a a b b b b b b")
+    p.add_argument("--prime", "--text", dest="prime", type=nonempty, metavar="TOKENS",
+                   help="the input tokens themselves, not a file: words separated by spaces, or characters for a "
+                   "char-level model, as `numpy-lstm sample --prime` (--text is another name for it); default for "
+                   "the built-in task: a a a a a a b b b b b b")
     p.add_argument("--layer", type=int_at_least(0), default=0, metavar="K",
                    help="which LSTM layer to draw, from 0")
-    p.add_argument("--epochs", type=int_at_least(1), default=30, metavar="N",
-                   help="quick training's epochs, without --checkpoint")
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="quick training's seed")
+    # None: not given (so that --checkpoint can refuse them); --help states the quick training's values
+    p.add_argument("--epochs", type=int_at_least(1), default=None, metavar="N",
+                   help=f"quick training's epochs, only without --checkpoint (default: {QUICK_EPOCHS})")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=None,
+                   help=f"quick training's seed, only without --checkpoint (default: {QUICK_SEED})")
     p.set_defaults(func=run)

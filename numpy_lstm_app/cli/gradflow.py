@@ -23,7 +23,7 @@ import numpy as np
 from numpy_lstm.grad_mode import no_grad
 from numpy_lstm.introspect import set_forget_bias, state_gradients
 from numpy_lstm.lstm import LSTM
-from numpy_lstm_app.cli import CLIError, finite_float, int_at_least
+from numpy_lstm_app.cli import CLIError, RunFailed, cannot_write, finite_float, int_at_least, int_in
 from numpy_lstm_app.cli.train_outputs import writable_folder
 from numpy_lstm_app.data import one_hot
 from numpy_lstm_app.limits import MAX_SEED, MAX_STEPS, check_model_size, check_one_hot_size
@@ -125,8 +125,6 @@ def check_args(args: argparse.Namespace) -> None:
             raise CLIError(f"--{name} must be >= {low}, got {getattr(args, name)}")
     if args.steps > MAX_STEPS:
         raise CLIError(f"--steps must be <= {MAX_STEPS:,} (the time loop runs in Python), got {args.steps:,}")
-    if not 0 <= args.seed < MAX_SEED:
-        raise CLIError(f"--seed must be in [0, {MAX_SEED - 1}], got {args.seed}")
     bad = [b for b in args.forget_bias or [] if not np.isfinite(b)]
     if bad:
         raise CLIError(f"--forget-bias must be finite numbers, got {bad[0]}")
@@ -162,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label:<45} from t={args.steps - 1} back to t=0: ||dL/dh|| {_decades(flow.dh_norm)}, "
               f"||dL/dc|| {_decades(flow.dc_norm)}")
     title = f"Gradient of a loss at step {args.steps - 1}, carried back in time\n({what})"
-    path = _plot(curves, out / "gradflow.png", title)
+    try:
+        path = _plot(curves, out / "gradflow.png", title)
+    except OSError as err:  # a failure while running (a full disk, a folder named gradflow.png): exit status 1
+        raise RunFailed(cannot_write(out / "gradflow.png", err)) from None
     print(f"wrote {path}")
     return 0
 
@@ -191,7 +192,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vocab", type=int_at_least(2), default=None, metavar="V",
                    help="number of one-hot tokens (default: 20; with --checkpoint, the checkpoint's)")
     p.add_argument("--batch", type=int_at_least(1), default=8, metavar="N", help="sequences averaged over")
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of weights, tokens and loss")
+    # MAX_SEED - 1: the tokens and the loss are drawn with seed + 1
+    p.add_argument("--seed", type=int_in(0, MAX_SEED - 1), default=0, help="seed of weights, tokens and loss")
     p.add_argument(
         "--forget-bias", type=finite_float, nargs="+", metavar="B",
         help="also draw the curves with the forget gate's bias initialised to B, e.g. 1.0 "

@@ -24,10 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from numpy_lstm_app.backend import Backend, NumpyBackend, OptimConfig
-from numpy_lstm_app.cli import CLIError
-from numpy_lstm_app.cli.train_outputs import CHECKPOINT, METRICS, PLOT, RunFolder, prepare, truncate, write_outputs
+from numpy_lstm_app.cli import CLIError, RunFailed, stop_status
+from numpy_lstm_app.cli.train_outputs import (
+    CHECKPOINT,
+    METRICS,
+    PLOT,
+    RunFolder,
+    WriteFailed,
+    prepare,
+    truncate,
+    write_outputs,
+)
 from numpy_lstm_app.cli.train_report import describe_data, describe_model, losses, report
-from numpy_lstm_app.cli.train_resume import Store, StoreTrue, apply_checkpoint, check_same_data
+from numpy_lstm_app.cli.train_resume import Store, StoreTrue, apply_checkpoint, check_same_data, given
 from numpy_lstm_app.data import SPECIALS, accuracy_ceiling, loss_floor
 from numpy_lstm_app.dataset import DataConfig, Dataset, build_dataset
 from numpy_lstm_app.limits import (
@@ -64,7 +73,8 @@ def register(subparsers: Any) -> None:
         help="numpy, torch, or both: NumPy and PyTorch from the same weights on the same batches, their "
         f"losses compared (default: %(default)s{RESUMED})")
     add(g, "--device", choices=("auto", "cpu", "cuda"), default="auto",
-        help=f"torch device; auto = CUDA when available (default: %(default)s{RESUMED})")
+        help="torch device, with --backend torch or both (refused with numpy); auto = CUDA when available "
+        f"(default: %(default)s{RESUMED})")
     add(g, "--dtype", choices=("float32", "float64"), default="float32",
         help=f"parameters and arithmetic (default: %(default)s{RESUMED}, fixed by it)")
     g = p.add_argument_group("model (fixed by the checkpoint with --resume)")
@@ -184,6 +194,15 @@ def check_args(args: argparse.Namespace) -> None:
     _require(not out.exists() or out.is_dir(), f"--out: {out} exists and is not a directory")
 
 
+def check_device(args: argparse.Namespace) -> None:
+    """``--device`` given for a backend that runs no torch would be ignored: refuse it (after ``--resume``
+    has filled in the backend, which may be the checkpoint's)."""
+    if args.backend == "numpy" and "device" in given(args):
+        how = "" if "backend" in given(args) else f" (that of {args.resume})" if args.resume else " (the default)"
+        raise CLIError(f"--device {args.device} applies to --backend torch or both, the device PyTorch runs on; "
+                       f"--backend numpy{how} runs NumPy on the CPU")
+
+
 def _configs(args: argparse.Namespace, vocab_size: int) -> tuple[ModelConfig, OptimConfig, TrainConfig, DataConfig]:
     model = ModelConfig(
         vocab_size, args.hidden_size, args.layers, args.proj_size, args.dropout, True, args.dtype, args.embedding_dim
@@ -197,16 +216,29 @@ def data_config(args: argparse.Namespace) -> DataConfig:
     return DataConfig(args.text, args.level, args.max_len, args.sequences, args.k_min, args.k_max, args.seed)
 
 
-def _check_size(model: ModelConfig) -> None:
+BUILT_IN_VOCAB = len(SPECIALS) + 2  # UNK EOS a b: the built-in task's vocabulary, known before its data
+
+
+def _model_options(args: argparse.Namespace) -> str:
+    """The options that size the model, as given: ``--embedding-dim 100000000 --hidden-size 50``."""
+    shown = [("embedding_dim", 0), ("hidden_size", None), ("layers", 1), ("proj_size", 0)]
+    return " ".join(f"--{n.replace('_', '-')} {getattr(args, n)}" for n, usual in shown if getattr(args, n) != usual)
+
+
+def _check_size(args: argparse.Namespace, vocab_size: int, note: str = "") -> None:
     try:
-        check_model_size(model)
+        check_model_size(_configs(args, vocab_size)[0])
     except ValueError as err:
-        raise CLIError(f"--hidden-size {model.hidden_size}: {err}") from None
+        raise CLIError(f"{_model_options(args)}: {err}{note}") from None
 
 
 def _load_data(args: argparse.Namespace) -> Dataset:
     """The data, with the sizes it implies bounded: before reading (the smallest vocabulary) and after."""
-    _check_size(_configs(args, len(SPECIALS))[0])
+    if args.text:  # the text's vocabulary is not known yet: bound the model with the smallest one
+        _check_size(args, len(SPECIALS), f" (vocabulary {len(SPECIALS)} is a lower bound: {args.text} is not "
+                    f"read yet, and every vocabulary has {' and '.join(SPECIALS)})")
+    else:
+        _check_size(args, BUILT_IN_VOCAB)
     try:
         data = build_dataset(data_config(args))
     except FileNotFoundError as err:
@@ -223,7 +255,7 @@ def _load_data(args: argparse.Namespace) -> Dataset:
     except ValueError as err:
         what = f"--text {args.text}: its vocabulary of {len(data.vocab):,} tokens: " if args.text else ""
         raise CLIError(f"{what}{err}") from None
-    _check_size(_configs(args, len(data.vocab))[0])
+    _check_size(args, len(data.vocab), f" (the vocabulary of {args.text})" if args.text else "")
     chars = len(json.dumps(data.vocab.tokens))
     if chars > MAX_VOCAB_CHARS:
         raise CLIError(f"--text {args.text}: its vocabulary of {len(data.vocab):,} tokens takes {chars:,} characters "
@@ -284,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         ckpt = apply_checkpoint(args)  # fills in the options not given from the checkpoint
         check_args(args)
+    check_device(args)
     data = _load_data(args)
     model_cfg, optim_cfg, train_cfg, _ = _configs(args, len(data.vocab))
     meta = _meta(model_cfg, optim_cfg, train_cfg, data, args)
@@ -344,16 +377,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         try:
             fit(backends, data.encoded[0], data.encoded[1], train_cfg, history, on_epoch_end, progress.batch)
-        except Diverged as err:
+        except Diverged as err:  # a failure while running, not a usage error: exit status 1
             progress.close()
-            raise CLIError(f"{err}; {_stop(folder, history, bounds, args, t0, str(err))}") from None
+            raise RunFailed(f"{err}; {_stop(folder, history, bounds, args, t0, str(err))}") from None
         if not saved_epochs and history["epoch"]:  # resumed at or past --epochs: nothing trained
             print(f"the checkpoint is already at epoch {history['epoch'][-1]} (--epochs {args.epochs}): no training")
             save(history["epoch"][-1], history)
         report(args, data, backends, history, bounds, out, t0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM or SIGHUP
         progress.close()
-        return _interrupted(folder, history, bounds, args, t0)
+        return _interrupted(folder, history, bounds, args, t0, err)
+    except WriteFailed as err:
+        progress.close()
+        raise RunFailed(f"{err}; {folder.kept()}") from None
     return 0
 
 
@@ -372,14 +408,18 @@ def _stop(folder: RunFolder, history: dict[str, Any], bounds: dict[str, Any], ar
 
 
 def _interrupted(folder: RunFolder, history: dict[str, Any], bounds: dict[str, Any], args: argparse.Namespace,
-                 t0: float) -> int:
+                 t0: float, stop: KeyboardInterrupt) -> int:
+    status, what = stop_status(stop)  # 130 "interrupted" for Ctrl-C, 143 "stopped by SIGTERM", ...
     epoch = folder.checkpoint_epoch()
     if epoch is None:
-        print("numpy-lstm train: interrupted before the first epoch ended; nothing was written", file=sys.stderr)
-        return 130
+        print(f"numpy-lstm train: {what} before the first epoch ended; nothing was written", file=sys.stderr)
+        return status
     path = folder.out / CHECKPOINT
-    write_outputs(folder.out, truncate(history, epoch), {}, bounds, None, args, time.perf_counter() - t0,
-                  stopped=f"interrupted after epoch {epoch}")
-    print(f"numpy-lstm train: interrupted; {path} holds epoch {epoch}, {METRICS} and {PLOT} its history; "
+    try:
+        write_outputs(folder.out, truncate(history, epoch), {}, bounds, None, args, time.perf_counter() - t0,
+                      stopped=f"{what} after epoch {epoch}")
+    except WriteFailed as err:
+        raise RunFailed(f"{what} after epoch {epoch}, then {err}; {path} holds epoch {epoch}") from None
+    print(f"numpy-lstm train: {what}; {path} holds epoch {epoch}, {METRICS} and {PLOT} its history; "
           f"continue with: numpy-lstm train --resume {shlex.quote(str(path))}", file=sys.stderr)
-    return 130
+    return status

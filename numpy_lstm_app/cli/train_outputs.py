@@ -6,6 +6,8 @@ always describe the same run.
 - A run that stops (diverges, is interrupted) writes metrics and plot for the epochs its checkpoint
   holds; if it wrote no checkpoint and the folder holds another run's files, it writes nothing.
 - Leftover temporary files of a killed run are removed at the start (only ours, only stale).
+- A write the OS refuses (a full disk, a directory where a file goes) is :class:`WriteFailed`, naming
+  the file; what was there before stays whole (every file is written atomically).
 """
 
 from __future__ import annotations
@@ -15,17 +17,32 @@ import importlib.util
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from numpy_lstm_app.checkpoint import atomic_write, read_meta, remove_stale_temporaries, save_checkpoint
-from numpy_lstm_app.cli import CLIError
+from numpy_lstm_app.cli import CLIError, RunFailed, cannot_write
 from numpy_lstm_app.plots import plot_history
 
 CHECKPOINT, METRICS, PLOT = "checkpoint.npz", "metrics.json", "loss.png"
 FILES = (CHECKPOINT, METRICS, PLOT)
+
+
+class WriteFailed(RunFailed):
+    """A file of the run folder the OS would not let us write: ``cannot write DIR/FILE: why``."""
+
+
+@contextmanager
+def writing(path: Path, verb: str = "write") -> Iterator[None]:
+    """An ``OSError`` in the block becomes :class:`WriteFailed` naming ``path`` (not a temporary file)."""
+    try:
+        yield
+    except OSError as err:
+        raise WriteFailed(cannot_write(path, err, verb)) from err
 
 
 def writable_folder(out: Path, option: str = "--out") -> None:
@@ -59,8 +76,10 @@ class RunFolder:
     def save(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         if not self.owned:  # the other run's metrics and plot go first: never beside this run's weights
             for name in (METRICS, PLOT):
-                (self.out / name).unlink(missing_ok=True)
-        save_checkpoint(self.out / CHECKPOINT, arrays, meta)
+                with writing(self.out / name, "remove"):
+                    (self.out / name).unlink(missing_ok=True)
+        with writing(self.out / CHECKPOINT):
+            save_checkpoint(self.out / CHECKPOINT, arrays, meta)
         self.owned = True
 
     def checkpoint_epoch(self) -> int | None:
@@ -71,6 +90,15 @@ class RunFolder:
 
     def holds_another_run(self) -> bool:
         return not self.owned and any((self.out / name).exists() for name in FILES)
+
+    def kept(self) -> str:
+        """What ``checkpoint.npz`` holds after a failed write, in words."""
+        path, epoch = self.out / CHECKPOINT, self.checkpoint_epoch()
+        if epoch is not None:
+            return f"{path} holds epoch {epoch} of this run"
+        if path.is_file():
+            return f"{path} still holds the run before"
+        return "this run wrote no checkpoint"
 
 
 def truncate(history: dict[str, Any], epoch: int) -> dict[str, Any]:
@@ -116,6 +144,8 @@ def write_outputs(
         metrics["max_abs_loss_diff_per_epoch"] = history["max_abs_loss_diff"]
     if stopped:
         metrics["stopped"] = stopped
-    atomic_write(out / METRICS, lambda f: f.write(json.dumps(metrics, indent=1).encode()))
+    with writing(out / METRICS):
+        atomic_write(out / METRICS, lambda f: f.write(json.dumps(metrics, indent=1).encode()))
     if history["epoch"] and importlib.util.find_spec("matplotlib") is not None:
-        plot_history({**history, **bounds}, out / PLOT, title=f"next-token LSTM, backend {args.backend}")
+        with writing(out / PLOT):
+            plot_history({**history, **bounds}, out / PLOT, title=f"next-token LSTM, backend {args.backend}")
