@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:  # what only the run can check (--out is a file, ...)
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a results file the OS would not let us write: a failure while running
+        where = f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
+        print(f"{PROG}: error: {where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

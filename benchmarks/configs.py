@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+# Bounds on a row, checked by arithmetic while the options are parsed (as the app's own, in
+# numpy_lstm_app/limits.py, which the harness does not import): a typo (--sizes 100000000000,...)
+# would otherwise ask NumPy for terabytes, after the other rows had been timed.
+MAX_ARRAY_BYTES = 2**30  # the largest array of one row, in float64: 1 GiB
+MAX_LAYERS = 64
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ GRID: dict[str, BenchConfig] = {
     ]
 }
 
+# N, I, H of the scale study (T is what it varies).
+SCALE = BenchConfig("scale", 0, 16, 64, 128)
+
 # Tiny sizes for a smoke run (--quick), selectable by name too.
 QUICK: dict[str, BenchConfig] = {
     c.name: c
@@ -64,6 +74,38 @@ def parse_sizes(text: str) -> BenchConfig:
     T, N, I, H = (int(p) for p in nums[:4])
     layers = int(nums[4]) if len(nums) == 5 else 1
     return BenchConfig("custom", T, N, I, H, layers=layers, bidirectional=bidir)
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"
+
+
+def check_bounds(cfg: BenchConfig) -> None:
+    """``ValueError`` for a row whose largest array (in float64) would exceed :data:`MAX_ARRAY_BYTES`,
+    or with more than :data:`MAX_LAYERS` layers; the message names the array, its shape and the limit."""
+    if cfg.layers > MAX_LAYERS:
+        raise ValueError(f"{cfg.layers:,} layers; the limit is {MAX_LAYERS}")
+    T, N, I, H, D = cfg.T, cfg.N, cfg.I, cfg.H, cfg.D
+    arrays = {  # what each side makes of one row, per layer and direction
+        "the input (T, N, I)": (T, N, I),
+        "the gates (T, N, 4H)": (T, N, 4 * H),
+        "the output (T, N, D*H)": (T, N, D * H),
+        "weight_ih (4H, I)": (4 * H, I),
+        "weight_hh (4H, H)": (4 * H, H),
+    }
+    if cfg.layers > 1:
+        arrays["a later layer's weight_ih (4H, D*H)"] = (4 * H, D * H)
+    name, shape = max(arrays.items(), key=lambda kv: math.prod(kv[1]))
+    nbytes = math.prod(shape) * 8
+    if nbytes > MAX_ARRAY_BYTES:
+        raise ValueError(
+            f"{name} would be {' x '.join(f'{d:,}' for d in shape)}: {_human_bytes(nbytes)} in float64; "
+            f"the limit is {_human_bytes(MAX_ARRAY_BYTES)} per array"
+        )
 
 
 def select(names: list[str] | None, sizes: list[str] | None, quick: bool) -> list[BenchConfig]:

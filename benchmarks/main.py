@@ -10,7 +10,7 @@ import numpy as np
 
 from benchmarks import ablation, bounds, configs, grid, report, scale, targets, timing
 
-SCALE_CONFIG = configs.BenchConfig("scale", 0, 16, 64, 128)  # N, I, H of the scale study
+SCALE_CONFIG = configs.SCALE  # N, I, H of the scale study
 ABLATION_CONFIGS = ("small", "medium")
 
 
@@ -38,6 +38,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a directory, got the file {out}")
+    report.writable_folder(out)  # before any timing: a folder that cannot be written is found now
     memory = not args.no_memory
     if args.what == "bounds" and not any(c.layers == 1 and not c.bidirectional for c in cfgs):
         raise ValueError(
@@ -125,7 +126,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
             print(f"\nWARNING: other processes used the CPUs during {len(busy)} row(s) ({', '.join(busy)}): "
                   "those timings are not fair; rerun on a quiet machine")
         written += report.write(out, "grid", meta, rows)
-        (out / "grid.md").write_text(report.markdown(rows, report.GRID_COLUMNS) + "\n")
+        report.write_text(out / "grid.md", report.markdown(rows, report.GRID_COLUMNS) + "\n")
         written.append(out / "grid.md")
         written.append(report.plot_grid(out / "grid.png", rows, f"{meta['cpu']}, {args.threads} threads"))
 
@@ -134,7 +135,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print()
         print(report.table(rows, ablation.ABLATION_COLUMNS))
         written += report.write(out, "ablation", meta, rows)
-        (out / "ablation.md").write_text(report.markdown(rows, ablation.ABLATION_COLUMNS) + "\n")
+        report.write_text(out / "ablation.md", report.markdown(rows, ablation.ABLATION_COLUMNS) + "\n")
         written.append(out / "ablation.md")
 
     if "scale" in what:
@@ -149,7 +150,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
             rows += scale.run_scale(sc, dt, steps, args.threads, budget, memory, log=grid.say)
         print(report.table(rows, scale.SCALE_COLUMNS))
         written += report.write(out, "scale", meta, rows)
-        (out / "scale.md").write_text(report.markdown(rows, scale.SCALE_COLUMNS) + "\n")
+        report.write_text(out / "scale.md", report.markdown(rows, scale.SCALE_COLUMNS) + "\n")
         written.append(out / "scale.md")
         series = {f"{s} us/step": [(r["T"], r[f"{s}_us_per_step"]) for r in rows] for s in ("numpy", "torch")}
         if memory:
@@ -178,7 +179,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
             print(f"large float32 training step: GEMMs alone reach {r['gemm_numpy_pct_peak']:.0%} of the "
                   f"matmul peak, the step {r['numpy_pct_peak']:.0%} (target {targets.PEAK_TARGET:.0%})")
         written += report.write(out, "bounds", meta, rows)
-        (out / "bounds.md").write_text(report.markdown(rows, bounds.BOUNDS_COLUMNS) + "\n")
+        report.write_text(out / "bounds.md", report.markdown(rows, bounds.BOUNDS_COLUMNS) + "\n")
         written.append(out / "bounds.md")
 
     del limiter

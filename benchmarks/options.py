@@ -43,21 +43,33 @@ def config_names(text: str) -> str:
 
 
 def sizes(text: str) -> str:
-    """A ``type``: ``T,N,I,H[,L][,bidir]`` (see :func:`benchmarks.configs.parse_sizes`)."""
+    """A ``type``: ``T,N,I,H[,L][,bidir]`` (see :func:`benchmarks.configs.parse_sizes`), its arrays
+    bounded (:func:`benchmarks.configs.check_bounds`)."""
     try:
-        configs.parse_sizes(text)
+        cfg = configs.parse_sizes(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected positive integers T,N,I,H[,layers][,bidir], got {text!r}"
         ) from None
+    try:
+        configs.check_bounds(cfg)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text}: {err}") from None
     return text
 
 
 def steps(text: str) -> str:
-    """A ``type``: a comma list of sequence lengths, each an integer >= 1."""
+    """A ``type``: a comma list of sequence lengths, each an integer >= 1, bounded at the scale
+    study's N, I, H (:func:`benchmarks.configs.check_bounds`)."""
     items = [p.strip() for p in text.split(",")]
     if not all(p.isdigit() and int(p) >= 1 for p in items):
         raise argparse.ArgumentTypeError(f"expected a comma list of integers >= 1, got {text!r}")
+    sc, T = configs.SCALE, max(int(p) for p in items)  # the largest T makes the largest arrays
+    try:
+        configs.check_bounds(configs.BenchConfig("scale", T, sc.N, sc.I, sc.H))
+    except ValueError as err:
+        what = f"T = {T:,} in the scale study (N={sc.N}, I={sc.I}, H={sc.H})"
+        raise argparse.ArgumentTypeError(f"{what}: {err}") from None
     return text
 
 

@@ -7,9 +7,13 @@ run's metadata (machine, versions, threads, BLAS kernel, matmul peaks, FLOP mode
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 Row = dict[str, Any]
 
@@ -63,19 +67,63 @@ def markdown(rows: list[Row], columns: list[tuple[str, str, str]]) -> str:
     return "\n".join(out)
 
 
+# --- files: each written whole or not at all ------------------------------------------------------
+# The app writes its checkpoints the same way (numpy_lstm_app.checkpoint.atomic_write); the harness
+# never imports the app (tests/test_layers.py), so it keeps this short twin.
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write(file)`` on a temporary file in ``path``'s folder, flush it to disk, then
+    ``os.replace`` it onto ``path``: a reader (or a full disk) never leaves half a file, and a folder
+    never holds a mix of two runs' versions of one file.  An ``OSError`` names ``path``."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from err
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from err  # the file meant, not the temporary one
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """``text`` into ``path`` (UTF-8), atomically."""
+    return atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def writable_folder(out: Path) -> None:
+    """Create ``out`` and prove it writable with a file made and removed at once (``os.access`` says
+    yes to root even on a read-only file system): ``ValueError`` before any timing, not after it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".numpy-lstm-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ValueError(f"--out: cannot write into {out}: {err.strerror or err}") from None
+
+
 def write(out_dir: Path, name: str, meta: dict[str, Any], rows: list[Row]) -> list[Path]:
-    """Write ``name.json`` (metadata + rows) and ``name.csv`` (rows); return the paths."""
+    """Write ``name.json`` (metadata + rows) and ``name.csv`` (rows), each atomically; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    jpath = out_dir / f"{name}.json"
-    jpath.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=str) + "\n")
-    cpath = out_dir / f"{name}.csv"
+    jpath = write_text(out_dir / f"{name}.json", json.dumps({"meta": meta, "rows": rows}, indent=1, default=str) + "\n")
     keys: list[str] = []
     for r in rows:
         keys.extend(k for k in r if k not in keys and not isinstance(r[k], (list, dict)))
-    with cpath.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+    table = io.StringIO(newline="")
+    w = csv.DictWriter(table, fieldnames=keys, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    cpath = write_text(out_dir / f"{name}.csv", table.getvalue())
     return [jpath, cpath]
 
 
@@ -109,8 +157,7 @@ def plot_grid(path: Path, rows: list[Row], title: str) -> Path:
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
 
 
 def plot_lines(
@@ -138,5 +185,4 @@ def plot_lines(
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))

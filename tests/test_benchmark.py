@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from benchmarks import __main__ as bench_module
-from benchmarks import cases, configs, flops, grid, memory, targets, timing
+from benchmarks import cases, configs, flops, grid, memory, report, targets, timing
 from benchmarks import main as bench_main
 from benchmarks.options import add_arguments
 from numpy_lstm_app.cli import build_parser, main
@@ -354,6 +355,52 @@ def test_python_m_benchmarks_refuses_an_out_that_is_a_file(tmp_path: Path, capsy
     assert bench_module.main(["--quick", "--no-memory", "--out", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err
     assert err == f"python -m benchmarks: error: --out must be a directory, got the file {tmp_path / 'f'}\n"
+
+
+def test_python_m_benchmarks_refuses_an_out_under_a_file_before_timing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(grid, "run_grid", lambda *a, **k: pytest.fail("timing started"))
+    (tmp_path / "f").write_text("")
+    assert bench_module.main(["--quick", "--no-memory", "--out", str(tmp_path / "f" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"python -m benchmarks: error: --out: cannot write into {tmp_path / 'f' / 'sub'}: Not a directory\n"
+
+
+def test_python_m_benchmarks_reports_a_refused_write_in_one_line_with_status_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(_: argparse.Namespace) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "grid.csv"))
+
+    monkeypatch.setattr(bench_module, "run_benchmark", disk_full)
+    assert bench_module.main(["--quick", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"python -m benchmarks: error: {tmp_path / 'grid.csv'}: No space left on device\n"
+
+
+def test_a_results_file_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk that is full when the results are flushed leaves the files before, whole, and no temporary file."""
+    rows = [{"config": "tiny", "numpy_ms": 1.0}, {"config": "small", "numpy_ms": 2.0}]
+    report.write(tmp_path, "grid", {"run": 1}, rows)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def full(fd: int) -> None:  # the bytes written so far do not fit on the disk
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left on device") as failed:
+        report.write(tmp_path, "grid", {"run": 2}, [{**r, "numpy_ms": 9.0} for r in rows])
+    assert failed.value.filename == str(tmp_path / "grid.json"), "the file meant, not the temporary one"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "the run before, whole; no temporary file"
+
+
+def test_a_plot_onto_a_folder_names_the_file(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    (tmp_path / "scale.png").mkdir()
+    with pytest.raises(IsADirectoryError) as failed:
+        report.plot_lines(tmp_path / "scale.png", "T", {"numpy": [(1, 2.0), (10, 3.0)]}, "us", "title")
+    assert failed.value.filename == str(tmp_path / "scale.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["scale.png"]
 
 
 def test_memory_settings_read_the_huge_page_files_and_the_allocator_environment(

@@ -8,8 +8,10 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -151,14 +153,18 @@ BAD_VALUES = [
     ("gates", ["--layer", "-1"], "argument --layer: expected an integer >= 0, got -1"),
     ("gates", ["--epochs", "0"], "argument --epochs: expected an integer >= 1, got 0"),
     ("gates", ["--epochs", "2.5"], "argument --epochs: expected an integer >= 1, got '2.5'"),
-    ("gates", ["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
-    ("gates", ["--text", ""], "argument --text: expected some text, got ''"),
+    ("gates", ["--seed", "-1"], "argument --seed: expected an integer in [0, 9223372036854775807], got -1"),
+    ("gates", ["--seed", str(2**63)], f"argument --seed: expected an integer in [0, 9223372036854775807], got {2**63}"),
+    ("gates", ["--prime", ""], "argument --prime/--text: expected some text, got ''"),
+    ("gates", ["--text", ""], "argument --prime/--text: expected some text, got ''"),  # its other name
     ("gradflow", ["--steps", "1"], "argument --steps: expected an integer >= 2, got 1"),
     ("gradflow", ["--steps", "x"], "argument --steps: expected an integer >= 2, got 'x'"),
     ("gradflow", ["--hidden", "0"], "argument --hidden: expected an integer >= 1, got 0"),
     ("gradflow", ["--vocab", "1"], "argument --vocab: expected an integer >= 2, got 1"),
     ("gradflow", ["--batch", "0"], "argument --batch: expected an integer >= 1, got 0"),
-    ("gradflow", ["--seed", "-2"], "argument --seed: expected an integer >= 0, got -2"),
+    ("gradflow", ["--seed", "-2"], "argument --seed: expected an integer in [0, 9223372036854775806], got -2"),
+    ("gradflow", ["--seed", str(2**63 - 1)],  # it draws the tokens with seed + 1
+     "argument --seed: expected an integer in [0, 9223372036854775806], got 9223372036854775807"),
     ("gradflow", ["--forget-bias", "nan"], "argument --forget-bias: expected a finite number, got 'nan'"),
     ("gradflow", ["--forget-bias", "1", "inf"], "argument --forget-bias: expected a finite number, got 'inf'"),
     ("gradflow", ["--forget-bias", "one"], "argument --forget-bias: expected a number, got 'one'"),
@@ -173,6 +179,13 @@ BAD_VALUES = [
     ("bench", ["--config", "smal,large"], "got 'smal,large'; did you mean small?"),
     ("bench", ["--sizes", "1,2,3"], "expected positive integers T,N,I,H[,layers][,bidir], got '1,2,3'"),
     ("bench", ["--steps", "10,0"], "argument --steps: expected a comma list of integers >= 1, got '10,0'"),
+    ("bench", ["--sizes", "100000000000,1000,1000,1000"],
+     "100000000000,1000,1000,1000: the gates (T, N, 4H) would be 100,000,000,000 x 1,000 x 4,000: "
+     "2,910,383.0 TiB in float64; the limit is 1.0 GiB per array"),
+    ("bench", ["--sizes", "10,2,3,4,100"], "10,2,3,4,100: 100 layers; the limit is 64"),
+    ("bench", ["--steps", "10,100000000"],
+     "T = 100,000,000 in the scale study (N=16, I=64, H=128): the gates (T, N, 4H) would be "
+     "100,000,000 x 16 x 512: 6.0 TiB in float64; the limit is 1.0 GiB per array"),
 ]
 
 
@@ -185,7 +198,9 @@ def test_a_bad_value_is_refused_in_one_line_before_any_work(
 
     monkeypatch.setattr(f"numpy_lstm_app.cli.{name}.run", no_work)
     lines, last = usage_error(capsys, [name, *args])
-    assert last.startswith(f"numpy-lstm {name}: error: argument {args[0]}: ") and last.endswith(message), last
+    assert last.startswith(f"numpy-lstm {name}: error: argument ") and last.endswith(message), last
+    named = last.split(": error: argument ", 1)[1].split(": ", 1)[0]  # --prime/--text: an option's names
+    assert args[0] in named.split("/"), last
     assert lines[0].startswith(f"usage: numpy-lstm {name}")
 
 
@@ -251,3 +266,96 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
     assert first.startswith(b"data: ")
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert code == 141, (code, err)
+
+
+@pytest.fixture
+def stop_guard() -> object:
+    """A SIGTERM/SIGHUP handler of the test's own, so that a signal main() does not handle fails the
+    test instead of killing pytest; put back afterwards."""
+
+    def guard(signum: int, frame: object) -> None:
+        raise AssertionError(f"signal {signum} reached the handler outside main()")
+
+    saved = {sig: signal.signal(sig, guard) for sig in cli.STOP_SIGNALS}
+    yield guard
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does(
+    name: str, status: int, stop_guard: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} here")
+    sig = getattr(signal, name)
+    cleaned: list[str] = []
+
+    def run(_: argparse.Namespace) -> int:
+        try:
+            signal.raise_signal(sig)  # delivered to this (the main) thread before the next line
+            raise AssertionError("the command went on after the signal")
+        except KeyboardInterrupt:  # what a command catches to stop cleanly (train writes its files)
+            cleaned.append("cleaned up")
+            raise
+
+    monkeypatch.setattr("numpy_lstm_app.cli.gradflow.run", run)
+    assert main(["gradflow"]) == status == 128 + sig
+    assert capsys.readouterr().err == f"numpy-lstm gradflow: stopped by {name}\n"
+    assert cleaned == ["cleaned up"]
+    assert signal.getsignal(sig) is stop_guard, "the handler from before main() is back"
+
+
+def test_ctrl_c_still_exits_130(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(_: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("numpy_lstm_app.cli.gradflow.run", run)
+    assert main(["gradflow"]) == 130
+    assert capsys.readouterr().err == "numpy-lstm gradflow: interrupted\n"
+
+
+def test_main_in_another_thread_leaves_the_signal_handlers_alone(
+    stop_guard: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """signal.signal works in the main thread only: main() called from a thread runs the command as is."""
+    seen: list[object] = []
+
+    def run(_: argparse.Namespace) -> int:
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return 0
+
+    monkeypatch.setattr("numpy_lstm_app.cli.gradflow.run", run)
+    results: list[int] = []
+    worker = threading.Thread(target=lambda: results.append(main(["gradflow"])))
+    worker.start()
+    worker.join()
+    assert results == [0] and seen == [stop_guard]
+    assert signal.getsignal(signal.SIGTERM) is stop_guard
+
+
+def test_bench_refuses_an_out_under_a_file_before_timing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import grid
+
+    monkeypatch.setattr(grid, "run_grid", lambda *a, **k: pytest.fail("timing started"))
+    (tmp_path / "afile").write_text("")
+    assert main(["bench", "--quick", "--no-memory", "--out", str(tmp_path / "afile" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"numpy-lstm bench: error: --out: cannot write into {tmp_path / 'afile' / 'sub'}: Not a directory\n"
+
+
+def test_bench_reports_a_write_the_os_refused_in_one_line_with_status_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from benchmarks import main as bench_main
+
+    def disk_full(_: argparse.Namespace) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "grid.json"))
+
+    monkeypatch.setattr(bench_main, "run_benchmark", disk_full)
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"numpy-lstm bench: error: {tmp_path / 'grid.json'}: No space left on device\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from benchmarks.options import add_arguments
-from numpy_lstm_app.cli import CLIError
+from numpy_lstm_app.cli import CLIError, RunFailed
 
 HELP = "benchmark numpy_lstm.LSTM against torch.nn.LSTM (needs numpy-lstm[bench])"
 
@@ -26,8 +26,15 @@ def run(args: argparse.Namespace) -> int:
         ) from err
     try:
         return run_benchmark(args)
-    except ValueError as err:
+    except ValueError as err:  # what only the run can check (--out is a file, ...): a usage error
         raise CLIError(str(err)) from err
+    except OSError as err:  # a results file the OS would not let us write (a full disk, ...): a failure
+        raise RunFailed(describe_os_error(err)) from err
+
+
+def describe_os_error(err: OSError) -> str:
+    """``"bench-results/grid.json: No space left on device"``: one line, the file and the reason."""
+    return f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
