@@ -209,3 +209,21 @@ def test_sample_help_says_what_happens_without_top_k(capsys, monkeypatch) -> Non
     assert main(["sample", "--help"]) == 0
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("--top-k")]
     assert "(default: all tokens)" in line, line
+
+
+def test_sample_stops_in_one_line_with_status_1_when_the_model_gives_logits_that_are_not_finite(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    ckpt = _checkpoint(tmp_path, ["a b", "a a b b", "a b a b"] * 3, "--level", "word")
+    real = numpy_stepper
+
+    def overflowing(model: NextTokenModel):  # weights so large that the logits overflow to inf
+        step = real(model)
+        return lambda ids, state: ((lambda out: (out[0] * np.inf, out[1]))(step(ids, state)))
+
+    monkeypatch.setattr("numpy_lstm_app.cli.sample.numpy_stepper", overflowing)
+    capsys.readouterr()
+    assert main(["sample", "--checkpoint", str(ckpt), "--prime", "a"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"numpy-lstm sample: error: --checkpoint {ckpt}: sample_next: the logits must be finite")
