@@ -9,11 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from numpy_lstm.files import atomic_write, probe_writable
 
 Row = dict[str, Any]
 
@@ -67,34 +66,7 @@ def markdown(rows: list[Row], columns: list[tuple[str, str, str]]) -> str:
     return "\n".join(out)
 
 
-# --- files: each written whole or not at all ------------------------------------------------------
-# The app writes its checkpoints the same way (numpy_lstm_app.checkpoint.atomic_write); the harness
-# never imports the app (tests/test_layers.py), so it keeps this short twin.
-def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write(file)`` on a temporary file in ``path``'s folder, flush it to disk, then
-    ``os.replace`` it onto ``path``: a reader (or a full disk) never leaves half a file, and a folder
-    never holds a mix of two runs' versions of one file.  An ``OSError`` names ``path``."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise OSError(err.errno, err.strerror, str(path)) from err
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OSError(err.errno, err.strerror, str(path)) from err  # the file meant, not the temporary one
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
+# --- files: each written whole or not at all (numpy_lstm.files, as the app's) -------------------
 def write_text(path: Path, text: str) -> Path:
     """``text`` into ``path`` (UTF-8), atomically."""
     return atomic_write(path, lambda f: f.write(text.encode()))
@@ -104,10 +76,7 @@ def writable_folder(out: Path) -> None:
     """Create ``out`` and prove it writable with a file made and removed at once (``os.access`` says
     yes to root even on a read-only file system): ``ValueError`` before any timing, not after it."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".numpy-lstm-write-test.")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(out)
     except OSError as err:
         raise ValueError(f"--out: cannot write into {out}: {err.strerror or err}") from None
 

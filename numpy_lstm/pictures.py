@@ -3,19 +3,18 @@
 matplotlib is imported inside the functions (numpy_lstm itself needs only NumPy).  They draw on a
 bare ``matplotlib.figure.Figure``, rendered by Agg, rather than through ``pyplot``: that needs no
 display and leaves the global backend alone (a notebook's inline backend keeps working).  PNGs are
-written atomically: to a temporary file in the same folder, then ``os.replace``, so a reader never
-sees half a picture.
+written atomically (:mod:`numpy_lstm.files`), so a reader never sees half a picture.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from numpy_lstm.files import atomic_write
 
 
 def _figure(**kwargs: Any) -> Any:
@@ -25,19 +24,8 @@ def _figure(**kwargs: Any) -> Any:
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` (PNG) atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", prefix=f".{path.stem}-", dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a picture is for reading
-        fig.savefig(tmp, dpi=100, format="png")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    """Write ``fig`` to ``path`` (PNG) atomically (:func:`numpy_lstm.files.atomic_write`); returns the path."""
+    return atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
 
 
 # Panels of the gate picture: name, title, colour map, fixed range (None: symmetric around 0).

@@ -7,10 +7,10 @@ Layout of the file::
     "model.<name>"    parameters, named as in the PyTorch twin's state_dict
     "optim.<key>"     optimiser state in numpy_lstm.optim's format (backend-neutral)
 
-Writing goes to a temporary file in the same directory, flushed to disk, then ``os.replace``d over
-the target: a reader sees the old checkpoint or the new one, never half of one.  A process killed
-while writing leaves its temporary file (``.checkpoint.npz.<random>.tmp``) behind;
-:func:`remove_stale_temporaries` clears those.
+Writing goes (:func:`numpy_lstm.files.atomic_write`) to a temporary file in the same directory,
+flushed to disk, then ``os.replace``d over the target: a reader sees the old checkpoint or the new
+one, never half of one.  A process killed while writing leaves its temporary file
+(``.checkpoint.npz.<random>.tmp``) behind; :func:`remove_stale_temporaries` clears those.
 
 Reading (:func:`load_checkpoint`, the one entry point every command uses) checks everything before
 it reads any array's data: the ``.npy`` headers (name, shape, dtype; an object array is refused, never
@@ -21,9 +21,7 @@ describes, then their values.  Any failure is one :class:`CheckpointError` namin
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from numpy_lstm.files import atomic_write
 from numpy_lstm_app.checkpoint_schema import Description, SchemaError, check_values, describe, expected_arrays
 from numpy_lstm_app.data import Vocabulary
 
@@ -62,35 +61,11 @@ class Checkpoint(NamedTuple):
 
 
 # --- writing --------------------------------------------------------------------------------------
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | Path, write: Any, suffix: str = "") -> None:
-    """Call ``write(file_object)`` on a temporary file next to ``path``, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def remove_stale_temporaries(
     folder: str | Path, names: tuple[str, ...], older_than_s: float = STALE_AFTER_S
 ) -> list[Path]:
-    """Delete :func:`atomic_write`'s leftovers for ``names`` in ``folder``: only files named as it
-    names them (``.<name>.<8 random characters>.tmp``) and untouched for ``older_than_s`` seconds
+    """Delete :func:`numpy_lstm.files.atomic_write`'s leftovers for ``names`` in ``folder``: only
+    files named as it names them (``.<name>.<8 random characters>.tmp``) and untouched for ``older_than_s`` seconds
     (a live writer keeps its file fresh).  Returns what was removed."""
     pattern = re.compile("|".join(rf"\.{re.escape(n)}\.[a-z0-9_]{{8}}\.tmp" for n in names))
     removed = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from numpy_lstm_app.checkpoint import atomic_write
+from numpy_lstm.files import atomic_write
 
 
 def plot_history(history: dict[str, Any], path: str | Path, title: str = "") -> None:

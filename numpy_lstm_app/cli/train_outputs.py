@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from numpy_lstm_app.checkpoint import atomic_write, read_meta, remove_stale_temporaries, save_checkpoint
+from numpy_lstm.files import atomic_write, probe_writable
+from numpy_lstm_app.checkpoint import read_meta, remove_stale_temporaries, save_checkpoint
 from numpy_lstm_app.cli import CLIError, RunFailed, cannot_write
 from numpy_lstm_app.plots import plot_history
 
@@ -51,10 +50,7 @@ def writable_folder(out: Path, option: str = "--out") -> None:
     if out.exists() and not out.is_dir():
         raise CLIError(f"{option} must be a directory, got the file {out}")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".numpy-lstm-write-test.")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(out)
     except OSError as err:
         raise CLIError(f"{option}: cannot write into {out}: {err.strerror or err}") from None
 
