@@ -131,7 +131,7 @@ def check_bench(out: str, cwd: Path) -> None:
 # The commands a newcomer runs, in README order, each with what the text around it promises.
 CHECKS: dict[str, Callable[[str, Path], None]] = {
     "python3 -m numpy_lstm_app train": check_train,
-    'numpy-lstm gates --checkpoint runs/train/checkpoint.npz --text "a a a b b b" --out runs/gates': check_gates,
+    'numpy-lstm gates --checkpoint runs/train/checkpoint.npz --prime "a a a b b b" --out runs/gates': check_gates,
     "numpy-lstm gradflow --checkpoint runs/train/checkpoint.npz --out runs/gradflow": check_gradflow,
     'numpy-lstm sample --checkpoint runs/train/checkpoint.npz --prime "a a a b" --length 10 --top-k 1': check_sample,
     "numpy-lstm bench --quick --config tiny --no-memory --out runs/bench": check_bench,
