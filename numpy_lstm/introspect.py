@@ -110,7 +110,7 @@ def _forward(lstm: LSTM, x: Any, hx: Any, masks: Masks) -> tuple[StackRun, bool]
     return run, unbatched
 
 
-def record_gates(lstm: LSTM, x: Any, hx: Any = None, masks: Masks = None) -> dict[str, dict[str, np.ndarray]]:
+def record_gates(lstm: LSTM, x: Any, hx: Any = None, *, masks: Masks = None) -> dict[str, dict[str, np.ndarray]]:
     """Every gate and state of every layer and direction at every step.
 
     ``x`` is in the module's layout (as for ``lstm(x, hx)``); ``masks`` replays dropout
@@ -130,11 +130,13 @@ def record_gates(lstm: LSTM, x: Any, hx: Any = None, masks: Masks = None) -> dic
 
 
 def state_gradients(
-    lstm: LSTM, x: Any, d_output: Any, hx: Any = None, dhx: Any = None, masks: Masks = None
+    lstm: LSTM, x: Any, d_output: Any, *, hx: Any = None, dhx: Any = None, masks: Masks = None
 ) -> dict[str, StateGrads]:
     """``dL/dh_t`` and ``dL/dc_t`` of every layer and direction, for the upstream gradient
     ``d_output`` (the output's shape and layout) and ``dhx = (dh_n, dc_n)`` (or None for zeros);
-    ``masks`` replays dropout as in :func:`record_gates`.
+    ``masks`` replays dropout as in :func:`record_gates`.  ``hx``, ``dhx`` and ``masks`` are
+    keyword-only: ``hx`` and ``dhx`` have the same shapes, so one passed in the other's place
+    would give wrong gradients without an error.
 
     These are *total* gradients: ``dL/dh_t`` collects the output's gradient at ``t`` and what step
     ``t + 1`` sends back through ``h_{t-1} @ W_hh.T``; ``dL/dc_t`` collects what flows through

@@ -50,7 +50,9 @@ def plot_gates(
 
     ``rec[name]`` is ``(T, H)`` for one sequence (hidden units down, steps across); ``tokens`` are
     the ``T`` input tokens, written under the columns: column ``t`` is the state after reading
-    token ``t``.  ``h`` may be ``(T, P)`` with a projection.
+    token ``t``.  ``h`` may be ``(T, P)`` with a projection (``P < H``, as torch requires): then
+    ``h = W_hr·(o·tanh(c))`` is not bounded by 1, and its panel's range is its own largest value,
+    as ``c``'s is.
     """
     T = len(tokens)
     for name, *_ in _GATE_PANELS:
@@ -59,6 +61,7 @@ def plot_gates(
         if rec[name].ndim != 2 or rec[name].shape[0] != T:
             raise ValueError(f"plot_gates: '{name}' should be (T={T}, H), got {rec[name].shape}")
     H = rec["i"].shape[1]
+    projected = rec["h"].shape[1] != H
     longest = max(len(line) for tok in tokens for line in str(tok).split("\n"))
     labels = [str(tok) for tok in tokens]
     rotation = 0
@@ -69,6 +72,8 @@ def plot_gates(
     axes = fig.subplots(2, 3)
     for ax, (name, label, cmap, limits) in zip(axes.flat, _GATE_PANELS, strict=True):
         values = rec[name].T  # (H, T): one row per hidden unit
+        if name == "h" and projected:
+            label, limits = "hidden state  h = W_hr·(o·tanh(c))", None
         if limits is None:
             bound = float(np.max(np.abs(values))) or 1.0
             limits = (-bound, bound)

@@ -162,3 +162,16 @@ def test_dropout_masks_of_a_training_forward_are_replayed():
                                    err_msg=key)
     no_dropout = record_gates(lstm, x)["l1"]["h"]
     assert not np.allclose(no_dropout, rec["l1"]["h"])  # the masks did change the upper layer
+
+
+def test_states_and_their_gradients_are_keyword_only():
+    """``hx`` and ``dhx`` have the same shapes: a ``(dh_n, dc_n)`` passed fourth was taken as the
+    initial state, and the gradients were wrong without an error.  Now it is a TypeError."""
+    lstm = numpy_lstm.LSTM(3, 4, dtype=np.float64, seed=0)
+    x, dout = np.zeros((5, 2, 3)), np.ones((5, 2, 4))
+    dhx = (np.ones((1, 2, 4)), np.ones((1, 2, 4)))
+    with pytest.raises(TypeError):
+        state_gradients(lstm, x, dout, dhx)
+    with pytest.raises(TypeError):
+        record_gates(lstm, x, None, None)  # masks: keyword-only too
+    assert state_gradients(lstm, x, dout, dhx=dhx)["l0"].dc.shape == (5, 2, 4)

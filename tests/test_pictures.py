@@ -118,3 +118,28 @@ def test_gradflow_checkpoint_errors(small_checkpoint, tmp_path, capsys):
     assert "--checkpoint: checkpoint not found" in capsys.readouterr().err
     assert main(["gradflow", "--checkpoint", str(small_checkpoint), "--hidden", "8", "--out", str(tmp_path)]) == 2
     assert "--hidden and --vocab come from the checkpoint" in capsys.readouterr().err
+
+
+def test_plot_gates_gives_a_projected_h_its_own_range(monkeypatch, tmp_path):
+    """With a projection, ``h = W_hr·(o·tanh(c))`` is not bounded by 1: its panel takes its own
+    range (as ``c``'s does) and says what it is, where [-1, 1] drew 1.2 and 2.4 alike."""
+    import numpy_lstm.pictures as pictures
+
+    drawn = {}
+
+    def keep(fig, path):  # the figure, to read its panels, instead of a PNG
+        drawn["fig"] = fig
+        return path
+
+    monkeypatch.setattr(pictures, "save_figure", keep)
+    rng = np.random.default_rng(0)
+    rec = {k: rng.uniform(0, 1, (4, 5)) for k in "ifo"}
+    rec["g"], rec["c"] = rng.uniform(-1, 1, (4, 5)), rng.uniform(-3, 3, (4, 5))
+    for h, title, bound in [
+        (np.array([[0.5, -0.25, 0.1, 0.2, 0.3]] * 4), "h = o·tanh(c)", 1.0),  # (T, H): fixed [-1, 1]
+        (np.array([[2.4, -1.2, 0.5]] * 4), "h = W_hr·(o·tanh(c))", 2.4),  # (T, P), P < H
+    ]:
+        pictures.plot_gates({**rec, "h": h}, list("abcd"), tmp_path / "g.png")
+        ax = drawn.pop("fig").axes[5]  # the sixth panel: h
+        assert title in ax.get_title()
+        assert ax.images[0].get_clim() == (-bound, bound)
