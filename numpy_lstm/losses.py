@@ -88,7 +88,8 @@ def cross_entropy(
 
 
 def cross_entropy_backward(cache: CrossEntropyCache, dloss: float = 1.0) -> np.ndarray:
-    """``dlogits (..., C)`` of :func:`cross_entropy`, zero on ignored rows."""
+    """``dlogits (..., C)`` of :func:`cross_entropy`, zero on ignored rows (NaN on an ignored row
+    whose logits are not finite: a product with 0, as in torch)."""
     dlogits = cache.probs.copy()  # (..., C) softmax
     safe = np.where(cache.valid, cache.targets, 0)  # (...)
     np.put_along_axis(dlogits, safe[..., None], np.take_along_axis(dlogits, safe[..., None], -1) - 1, -1)
