@@ -235,3 +235,22 @@ def test_embedding_model_trains_on_both_backends_in_lockstep_and_samples(tmp_pat
         assert main(["sample", "--checkpoint", ckpt, "--prime", "a a", "--seed", "1", "--backend", backend]) == 0
         texts.append(capsys.readouterr().out)
     assert texts[0] == texts[1] and texts[0].startswith("a a")
+
+
+def test_a_backend_without_torch_says_how_to_install_its_cpu_build(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Without torch, `--backend torch` and `sample --backend torch` name the command that installs
+    PyTorch's CPU build (numpy-lstm is installed from a checkout: no index has it, and PyPI's torch
+    is a CUDA build of several GB)."""
+    assert _train(tmp_path, "--epochs", "1", *FAST, out="numpy-run")[0] == 0  # a checkpoint for sample
+    ckpt = str(tmp_path / "numpy-run" / "checkpoint.npz")
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    monkeypatch.setitem(sys.modules, "numpy_lstm_app.torch_backend", None)
+    hint = "python3 -m pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    rc, _ = _train(tmp_path, "--backend", "torch", "--epochs", "1", *FAST)
+    err = capsys.readouterr().err
+    assert rc == 2 and "--backend torch needs PyTorch" in err and err.rstrip().endswith(hint), err
+    assert "numpy-lstm[" not in err
+    assert main(["sample", "--checkpoint", ckpt, "--prime", "a", "--backend", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend torch needs PyTorch" in err and err.rstrip().endswith(hint), err

@@ -109,6 +109,20 @@ def signals_stop() -> Iterator[None]:
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def pip_hint(*packages: str) -> str:
+    """The command that installs ``packages`` (numpy-lstm itself is installed from a checkout, not
+    from an index); torch from PyTorch's CPU index, as the README says, since PyPI would send a CUDA
+    build of several GB."""
+    commands = [f"python3 -m pip install torch --index-url {TORCH_CPU_INDEX}"] if "torch" in packages else []
+    others = [p for p in packages if p != "torch"]
+    if others:
+        commands.append("python3 -m pip install " + " ".join(others))
+    return " && ".join(commands)
+
+
 class HelpFormatter(argparse.HelpFormatter):
     """Appends ``(default: X)`` to an option's help, but not for a default of None (not given) or
     False (a flag that is off), nor where the help already speaks of its default."""

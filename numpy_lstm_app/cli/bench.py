@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from benchmarks.options import add_arguments
-from numpy_lstm_app.cli import CLIError, RunFailed
+from numpy_lstm_app.cli import CLIError, RunFailed, pip_hint
 
 HELP = "benchmark numpy_lstm.LSTM against torch.nn.LSTM (needs numpy-lstm[bench])"
 
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
         from benchmarks.main import run_benchmark
     except ImportError as err:
         raise CLIError(
-            f"{err}; the benchmark needs torch and threadpoolctl: pip install 'numpy-lstm[bench]'"
+            f"{err}; the benchmark needs torch and threadpoolctl: {pip_hint('torch', 'threadpoolctl')}"
         ) from err
     try:
         return run_benchmark(args)

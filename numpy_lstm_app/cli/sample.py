@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from numpy_lstm_app.cli import CLIError, RunFailed, finite_float, int_at_least, int_in
+from numpy_lstm_app.cli import CLIError, RunFailed, finite_float, int_at_least, int_in, pip_hint
 from numpy_lstm_app.data import EOS
 from numpy_lstm_app.generate import (
     generate,
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             step = torch_stepper(model)
         except ImportError as err:
-            raise CLIError(f"--backend torch needs PyTorch ({err}); pip install 'numpy-lstm[torch]'") from None
+            raise CLIError(f"--backend torch needs PyTorch ({err}): {pip_hint('torch')}") from None
     else:
         step = numpy_stepper(model)
     try:

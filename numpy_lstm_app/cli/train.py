@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from numpy_lstm_app.backend import Backend, NumpyBackend, OptimConfig
-from numpy_lstm_app.cli import CLIError, RunFailed, stop_status
+from numpy_lstm_app.cli import CLIError, RunFailed, pip_hint, stop_status
 from numpy_lstm_app.cli.train_outputs import (
     CHECKPOINT,
     METRICS,
@@ -294,7 +294,7 @@ def _make_backends(args: argparse.Namespace, model: NextTokenModel, optim: Optim
         try:
             from numpy_lstm_app.torch_backend import TorchBackend  # torch only when asked for
         except ImportError as err:
-            raise CLIError(f"--backend {args.backend} needs PyTorch ({err}); pip install 'numpy-lstm[torch]'") from None
+            raise CLIError(f"--backend {args.backend} needs PyTorch ({err}): {pip_hint('torch')}") from None
         try:
             # One CPU thread: the model is tiny, and extra threads mostly spin, fighting NumPy's BLAS
             # for the cores (5 float64 epochs of --backend both on 2 busy cores: 54 s, then 18 s).
@@ -346,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
 
     if importlib.util.find_spec("matplotlib") is None:
         print(
-            "note: matplotlib is not installed, so no plot will be drawn (pip install 'numpy-lstm[plot]')",
+            f"note: matplotlib is not installed, so no plot will be drawn ({pip_hint('matplotlib')})",
             file=sys.stderr,
         )
     print(describe_data(data, args))
