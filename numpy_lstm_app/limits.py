@@ -17,6 +17,7 @@ MAX_ARRAY_BYTES = 2**30  # one model's parameters, or one batch's one-hot input:
 MAX_LAYERS = 64  # LSTM layers
 MAX_STEPS = 10_000  # input steps of one sequence (the time loop runs in Python)
 MAX_EPOCHS = 1_000_000
+MAX_GENERATED = 1_000_000  # tokens of one `numpy-lstm sample` (a step each, in Python; kept as a list)
 MAX_BATCH = 1_000_000  # sequences in one minibatch
 MAX_SEQUENCES = 10_000_000  # sequences of the built-in task
 MAX_VOCAB_CHARS = 1 << 23  # a vocabulary's JSON in a checkpoint's description (read back up to 2**24)

@@ -185,7 +185,8 @@ def test_sample_with_a_tiny_temperature_is_greedy_on_both_backends(tmp_path: Pat
 SAMPLE_BAD_VALUES = [
     (["--seed", "-1"], "argument --seed: expected an integer in [0, 9223372036854775807], got -1"),
     (["--seed", str(2**63)], f"argument --seed: expected an integer in [0, 9223372036854775807], got {2**63}"),
-    (["--length", "-1"], "argument --length: expected an integer >= 0, got -1"),
+    (["--length", "-1"], "argument --length: expected an integer in [0, 1000000], got -1"),
+    (["--length", "10000000000"], "argument --length: expected an integer in [0, 1000000], got 10000000000"),
     (["--top-k", "0"], "argument --top-k: expected an integer >= 1, got 0"),
     (["--temperature", "nan"], "argument --temperature: expected a finite number, got 'nan'"),
     (["--temperature", "inf"], "argument --temperature: expected a finite number, got 'inf'"),

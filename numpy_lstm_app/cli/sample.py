@@ -22,7 +22,7 @@ from numpy_lstm_app.generate import (
     token_level,
     torch_stepper,
 )
-from numpy_lstm_app.limits import MAX_SEED
+from numpy_lstm_app.limits import MAX_GENERATED, MAX_SEED
 
 
 def register(subparsers: Any) -> None:
@@ -34,8 +34,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a numpy-lstm train checkpoint.npz")
     p.add_argument("--prime", required=True, metavar="TEXT", help="the text to continue (tokens of the vocabulary)")
-    p.add_argument("--length", type=int_at_least(0), default=50, metavar="N",
-                   help="most tokens to generate (fewer when EOS is drawn)")
+    p.add_argument("--length", type=int_in(0, MAX_GENERATED), default=50, metavar="N",
+                   help=f"most tokens to generate, at most {MAX_GENERATED:,} (fewer when EOS is drawn)")
     p.add_argument("--temperature", type=finite_float, default=1.0,
                    help="> 0; below 1 sharpens, above 1 flattens, a tiny one takes the likeliest token")
     p.add_argument("--top-k", type=int_at_least(1), default=None, metavar="K",
