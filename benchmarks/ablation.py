@@ -20,7 +20,9 @@ from benchmarks.variants import VARIANTS
 def run_ablation(cfg: BenchConfig, dtype: np.dtype, budget_s: float) -> list[Row]:
     """One row per variant (training step of one layer, one direction), plus torch's."""
     dtype = np.dtype(dtype)
-    cfg1 = BenchConfig(cfg.name, cfg.T, cfg.N, cfg.I, cfg.H)  # ablation: one layer, one direction
+    one = cfg.layers == 1 and not cfg.bidirectional
+    name = cfg.name if one else f"{cfg.name}: one layer"  # the ablation's rows time one layer, one direction
+    cfg1 = BenchConfig(name, cfg.T, cfg.N, cfg.I, cfg.H)
     case = cases.make_case(cfg1, dtype)
     p = case.model.params
     w = (p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"])
@@ -47,7 +49,7 @@ def run_ablation(cfg: BenchConfig, dtype: np.dtype, budget_s: float) -> list[Row
     for name, t in res.items():
         rows.append(
             {
-                "config": cfg.name,
+                "config": cfg1.name,
                 "dtype": dtype.name,
                 "variant": name,
                 "T": cfg.T,

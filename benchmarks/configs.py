@@ -65,7 +65,9 @@ QUICK_DEFAULT: tuple[str, ...] = ("tiny-2L-bidir",)  # two layers, two direction
 
 
 def parse_sizes(text: str) -> BenchConfig:
-    """``"T,N,I,H"`` (optionally ``",L"`` layers and ``",bidir"``) -> a config named ``custom``."""
+    """``"T,N,I,H"`` (optionally ``",L"`` layers and ``",bidir"``) -> a config named by its sizes,
+    ``T50-N32-I64-H128`` (``-2L``, ``-bidir``): two custom rows never share a name, in the tables, the
+    files or the plot."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     bidir = "bidir" in parts
     nums = [p for p in parts if p != "bidir"]
@@ -73,7 +75,8 @@ def parse_sizes(text: str) -> BenchConfig:
         raise ValueError(f"sizes: expected positive integers T,N,I,H[,layers][,bidir], got {text!r}")
     T, N, I, H = (int(p) for p in nums[:4])
     layers = int(nums[4]) if len(nums) == 5 else 1
-    return BenchConfig("custom", T, N, I, H, layers=layers, bidirectional=bidir)
+    name = f"T{T}-N{N}-I{I}-H{H}" + (f"-{layers}L" if layers > 1 else "") + ("-bidir" if bidir else "")
+    return BenchConfig(name, T, N, I, H, layers=layers, bidirectional=bidir)
 
 
 def _human_bytes(n: float) -> str:

@@ -39,13 +39,32 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out must be a directory, got the file {out}")
     report.writable_folder(out)  # before any timing: a folder that cannot be written is found now
-    memory = not args.no_memory
     if args.what == "bounds" and not any(c.layers == 1 and not c.bidirectional for c in cfgs):
         raise ValueError(
             "--what bounds: expected one-layer, one-direction configs (seed, small, medium, large, or "
             f"--sizes T,N,I,H), got {', '.join(c.name for c in cfgs)}"
         )
-    limiter = timing.set_threads(args.threads)
+    if args.what in ("ablation", "scale") and "train" not in modes:
+        raise ValueError(f"--what {args.what} times the training step only; got --mode {args.mode}")
+    if args.what == "scale" and (args.sizes or args.config):
+        raise ValueError(
+            f"--what scale runs N={SCALE_CONFIG.N}, I={SCALE_CONFIG.I}, H={SCALE_CONFIG.H} at the lengths of "
+            "--steps; --sizes and --config choose the rows of grid, ablation and bounds"
+        )
+    with timing.run_threads(args.threads):  # put back after the run, also after an error
+        return _run(args, t_start, dtypes, modes, cfgs, budget, out)
+
+
+def _run(
+    args: argparse.Namespace,
+    t_start: float,
+    dtypes: list[np.dtype],
+    modes: list[str],
+    cfgs: list[configs.BenchConfig],
+    budget: float,
+    out: Path,
+) -> int:
+    memory = not args.no_memory
     meta = grid.metadata(args.threads)
     print(
         f"numpy {meta['numpy']} (SIMD {meta['numpy_simd']}; {meta['blas']} {meta['blas_version']}, kernel "
@@ -65,7 +84,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
 
     if "grid" in what:
         grid.say(  # with the work ahead, so that a reader knows how long to wait
-            f"\ngrid: {len(cfgs) * len(dtypes) * len(modes)} rows, {budget:g} s of timing each"
+            f"\ngrid: {len(cfgs) * len(dtypes) * len(modes)} rows, up to {budget:g} s of timing each"
             f"{' and a peak-memory subprocess per side' if memory else ''} (median of interleaved "
             "repetitions; ratio < 1 means NumPy is faster):"
         )
@@ -145,18 +164,20 @@ def run_benchmark(args: argparse.Namespace) -> int:
             steps = scale.QUICK_STEPS if args.quick else scale.DEFAULT_STEPS
         sc = configs.QUICK["tiny"] if args.quick else SCALE_CONFIG
         rows = []
-        print(f"\nscale (training step, N={sc.N} I={sc.I} H={sc.H}):")
-        for dt in dtypes[:1]:
+        print(f"\nscale (training step, N={sc.N} I={sc.I} H={sc.H}, {', '.join(dt.name for dt in dtypes)}):")
+        for dt in dtypes:
             rows += scale.run_scale(sc, dt, steps, args.threads, budget, memory, log=grid.say)
         print(report.table(rows, scale.SCALE_COLUMNS))
         written += report.write(out, "scale", meta, rows)
         report.write_text(out / "scale.md", report.markdown(rows, scale.SCALE_COLUMNS) + "\n")
         written.append(out / "scale.md")
-        series = {f"{s} us/step": [(r["T"], r[f"{s}_us_per_step"]) for r in rows] for s in ("numpy", "torch")}
-        if memory:
-            series.update(
-                {f"{s} KiB/step": [(r["T"], r[f"{s}_kb_per_step"]) for r in rows] for s in ("numpy", "torch")}
-            )
+        series = {}
+        for dt in dtypes:  # one line per side, dtype and measure: each over T
+            mine = [r for r in rows if r["dtype"] == dt.name]
+            for s in ("numpy", "torch"):
+                series[f"{s} {dt.name} us/step"] = [(r["T"], r[f"{s}_us_per_step"]) for r in mine]
+                if memory:
+                    series[f"{s} {dt.name} KiB/step"] = [(r["T"], r[f"{s}_kb_per_step"]) for r in mine]
         written.append(
             report.plot_lines(
                 out / "scale.png",
@@ -182,6 +203,5 @@ def run_benchmark(args: argparse.Namespace) -> int:
         report.write_text(out / "bounds.md", report.markdown(rows, bounds.BOUNDS_COLUMNS) + "\n")
         written.append(out / "bounds.md")
 
-    del limiter
     print(f"\nwrote {', '.join(str(p) for p in written)} in {time.perf_counter() - t_start:.0f} s")
     return 0

@@ -3,13 +3,14 @@
 tracemalloc sees NumPy's allocations but not torch's CPU allocator, so both sides are measured the
 same way, by the operating system: the growth of the process's resident set during the call.
 
-In the child process: import, set the thread count, build the model and the data, run the same
-call once on a tiny problem (library start-up, thread stacks, oneDNN's kernel generation are not
-the call's memory), then reset the peak (``echo 5 > /proc/self/clear_refs`` sets ``VmHWM`` to the
-current ``VmRSS``), run the real call once, and report ``VmHWM - VmRSS_before``.  The first real
-call is measured, so nothing freed by an earlier call of the same size hides in the allocators'
-caches, nor in the buffers the fast layer keeps for reuse (released before the call: the call's
-own, reused within the call, are counted).  Linux only (``/proc``); elsewhere the result is None.
+In the child process: import, set the thread count, build the model and the data, run the same call
+once on two steps of the row's own batch, so through the same code path (library start-up, thread
+stacks, oneDNN's kernel generation are not the call's memory), then reset the peak (``echo 5 >
+/proc/self/clear_refs`` sets ``VmHWM`` to the current ``VmRSS``), run the real call once, and report
+``VmHWM - VmRSS_before``. The first real call is measured, so nothing freed by an earlier call of
+the same size hides in the allocators' caches, nor in the buffers the fast layer keeps for reuse
+(released before the call: the call's own, reused within the call, are counted). Linux only
+(``/proc``); elsewhere the result is None.
 
 Run as ``python -m benchmarks.memory '<json>'``; the NumPy child never imports torch.
 """
@@ -59,7 +60,7 @@ def _build(spec: dict[str, Any], T: int, N: int) -> Any:
         else:
 
             def call() -> None:
-                m(x)
+                y, _ = m(x)  # the output stays alive through backward, as torch's y does below
                 m.backward(dy)
 
         return call
@@ -89,22 +90,24 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Measure in this process (the subprocess side)."""
     import threadpoolctl
 
-    limiter = threadpoolctl.threadpool_limits(limits=spec["threads"], user_api="blas")
-    if spec["side"] != "numpy":
-        import torch
+    from numpy_lstm.functional import rows
 
-        torch.set_num_threads(spec["threads"])
-    _build(spec, 2, 1)()  # tiny warm-up
-    call = _build(spec, spec["T"], spec["N"])
-    if spec["side"] == "numpy":
-        from numpy_lstm.functional import buffers
+    with threadpoolctl.threadpool_limits(limits=spec["threads"], user_api="blas"):
+        with rows.row_threads(min(spec["threads"], rows.threads())):  # as in the timed run (timing.run_threads)
+            if spec["side"] != "numpy":
+                import torch
 
-        buffers.release()  # no buffer kept from the warm-up: the call's own buffers are counted
-    _reset_peak()
-    before = _status_kb("VmRSS")
-    call()
-    peak = _status_kb("VmHWM")
-    del limiter
+                torch.set_num_threads(spec["threads"])
+            _build(spec, 2, spec["N"])()  # a warm-up of two steps on the row's own batch: the same path
+            call = _build(spec, spec["T"], spec["N"])
+            if spec["side"] == "numpy":
+                from numpy_lstm.functional import buffers
+
+                buffers.release()  # no buffer kept from the warm-up: the call's own buffers are counted
+            _reset_peak()
+            before = _status_kb("VmRSS")
+            call()
+            peak = _status_kb("VmHWM")
     return {"peak_mb": (peak - before) / 1024.0}
 
 

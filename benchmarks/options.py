@@ -129,7 +129,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="threads on each side (default: %(default)s)")
     p.add_argument(
         "--budget", type=seconds, default=None, metavar="SECONDS",
-        help="seconds of timing per row (default: 6, or 0.2 with --quick)",
+        help="seconds of timing per row, at most: a row stops after 30 rounds of interleaved blocks, so a "
+        "row of short calls takes less (default: 6, or 0.2 with --quick)",
     )
     p.add_argument(
         "--steps", type=steps, default=None, metavar="T,T,...",

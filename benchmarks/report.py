@@ -119,7 +119,19 @@ def plot_grid(path: Path, rows: list[Row], title: str) -> Path:
                 xs = [i + (k - (2 * len(dtypes) - 1) / 2) * width for i in range(len(configs))]
                 ax.bar(xs, vals, width, label=f"{dt} {lab}")
                 k += 1
-        ax.axhline(1.0, color="red", lw=1, ls="--", label="target 1.0 (float32; float64 training 0.8)")
+        ax.axhline(1.0, color="grey", lw=1, label="1.0: as fast as PyTorch")
+        from benchmarks.targets import CORE, ratio_limit  # here: targets imports this module
+
+        limits: dict[float, list[str]] = {}
+        for dt in dtypes:
+            for c in CORE:
+                limit = ratio_limit(c, dt, mode)
+                if limit is not None:
+                    limits.setdefault(limit, []).append(f"{dt} {c}")
+        for limit, ls in zip(sorted(limits), ("--", ":", "-."), strict=False):
+            which = limits[limit]
+            named = "all" if len(which) == len(CORE) * len(dtypes) else ", ".join(which)
+            ax.axhline(limit, color="red", lw=1, ls=ls, label=f"target {limit:g}: {named}")
         ax.set_xticks(range(len(configs)), configs, rotation=20)
         ax.set_ylabel("time ratio NumPy / PyTorch (lower is faster)")
         ax.set_title(mode)

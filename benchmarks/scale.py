@@ -63,14 +63,15 @@ def run_scale(
         rows.append(row)
         if callable(log):
             log(
-                f"  T={T:6d}  numpy {row['numpy_ms']:10.2f} ms  torch {row['torch_ms']:10.2f} ms  "
+                f"  {dtype.name} T={T:6d}  numpy {row['numpy_ms']:10.2f} ms  torch {row['torch_ms']:10.2f} ms  "
                 f"ratio {row['ratio_torch']:.2f}  "
-                f"mem {row.get('numpy_mem_mb')} / {row.get('torch_mem_mb')} MiB"
+                + (f"mem {row['numpy_mem_mb']:.2f} / {row['torch_mem_mb']:.2f} MiB" if with_memory else "")
             )
     return rows
 
 
 SCALE_COLUMNS = [
+    ("dtype", "dtype", "s"),
     ("T", "T", "d"),
     ("numpy_ms", "numpy ms", ".1f"),
     ("torch_ms", "torch ms", ".1f"),

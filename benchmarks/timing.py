@@ -22,12 +22,15 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import threadpoolctl
 import torch
+
+from numpy_lstm.functional import rows
 
 # The warm-up of one callable stops here even when its time is not yet steady (a busy machine can
 # keep it unsteady for as long as it is busy): the timed rounds then show the noise as spread.
@@ -97,13 +100,20 @@ class Timing:
         return (self.q3 - self.q1) / self.median if self.median > 0 else 0.0
 
 
-def set_threads(n: int) -> threadpoolctl.threadpool_limits:
-    """Give both sides ``n`` threads: NumPy's BLAS through threadpoolctl, torch's intra-op pool.
-
-    Returns the threadpoolctl limiter (keep a reference while timing).
-    """
+@contextmanager
+def run_threads(n: int) -> Iterator[None]:
+    """Both sides on ``n`` threads while the block runs, and everything put back after it (also
+    after an error): torch's intra-op pool, NumPy's BLAS (threadpoolctl), and the fast layer's row
+    split (:func:`numpy_lstm.functional.rows.row_threads`), held at ``n`` or below, as the
+    environment may ask (``NUMPY_LSTM_ROW_THREADS=1``), so that "n threads each side" is what runs."""
+    before = torch.get_num_threads()
     torch.set_num_threads(n)
-    return threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+    try:
+        with threadpoolctl.threadpool_limits(limits=n, user_api="blas"):
+            with rows.row_threads(min(n, rows.threads())):
+                yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def other_load_now(window_s: float = 0.25) -> float | None:

@@ -442,3 +442,86 @@ def test_the_layer_line_says_which_choices_the_fast_layer_made(monkeypatch: pyte
     with feature_major(False), buffers.reuse(False):
         line = grid.format_choices(grid.layer_choices([np.dtype(np.float64)]))
     assert "; feature-major training off; buffers of >= 768 KiB fresh each call (reuse off)" in line
+
+
+def test_custom_sizes_are_rows_of_their_own() -> None:
+    """Two --sizes rows were both named ``custom``: the ablation kept only the last, the plot only
+    the first, and the tables could not tell them apart."""
+    a, b = configs.parse_sizes("4,1,2,3"), configs.parse_sizes("6,2,3,5,2,bidir")
+    assert (a.name, b.name) == ("T4-N1-I2-H3", "T6-N2-I3-H5-2L-bidir")
+    assert [c.name for c in configs.select(None, ["4,1,2,3", "6,2,3,5"], False)] == ["T4-N1-I2-H3", "T6-N2-I3-H5"]
+
+
+def test_the_run_puts_every_thread_setting_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's threads, the BLAS's and the layer's row split are the run's ``--threads`` while it
+    runs, then what they were, also after an error; the row split never exceeds --threads (an
+    environment asking for 2 row threads made a 1-thread run use two)."""
+    import threadpoolctl
+    import torch
+
+    from numpy_lstm.functional import rows
+
+    def blas() -> int:
+        return next(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
+
+    before = (torch.get_num_threads(), blas(), rows.threads())
+    monkeypatch.setenv(rows.ENV_VAR, "2")
+    seen = {}
+
+    def fake_run(*args: object) -> int:
+        seen["threads"] = (torch.get_num_threads(), blas(), rows.threads())
+        raise RuntimeError("a failure in the middle of the run")
+
+    monkeypatch.setattr(bench_main, "_run", fake_run)
+    with pytest.raises(RuntimeError, match="middle of the run"):
+        bench_main.run_benchmark(_args("--quick", "--no-memory", "--threads", "1", "--out", "unused-out"))
+    assert seen["threads"] == (1, 1, 1)
+    monkeypatch.delenv(rows.ENV_VAR)
+    assert (torch.get_num_threads(), blas(), rows.threads()) == before
+
+
+def test_scale_and_ablation_refuse_what_they_would_ignore(tmp_path: Path) -> None:
+    out = ["--out", str(tmp_path)]
+    for argv, message in [
+        (["--what", "scale", "--sizes", "30,4,8,16"], "--what scale runs N=.*--sizes and --config choose the rows"),
+        (["--what", "scale", "--config", "small"], "--what scale runs N="),
+        (["--what", "ablation", "--mode", "inference"], "--what ablation times the training step only"),
+        (["--what", "scale", "--mode", "inference"], "--what scale times the training step only"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            bench_main.run_benchmark(_args(*argv, *out))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS from /proc")
+def test_the_memory_child_warms_up_on_the_rows_batch_and_keeps_the_output_through_backward(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm-up ran N = 1 (the one-sequence path), so the measured call paid the start-up of
+    another path; and the NumPy child dropped the output before backward, where torch's keeps it."""
+    import weakref
+
+    import numpy_lstm
+
+    spec = {"T": 5, "N": 3, "I": 4, "H": 8, "layers": 1, "bidirectional": False, "dtype": "float64",
+            "mode": "train", "threads": 1, "side": "numpy"}
+    real = memory._build
+    sizes: list[tuple[int, int]] = []
+    monkeypatch.setattr(memory, "_build", lambda s, T, N: sizes.append((T, N)) or real(s, T, N))
+    outputs: list[weakref.ref] = []
+    alive: list[bool] = []
+    forward, backward = numpy_lstm.LSTM.forward, numpy_lstm.LSTM.backward
+
+    def record_forward(self, *a, **k):
+        result = forward(self, *a, **k)
+        outputs.append(weakref.ref(result[0]))
+        return result
+
+    def check_backward(self, *a, **k):
+        alive.append(outputs[-1]() is not None)
+        return backward(self, *a, **k)
+
+    monkeypatch.setattr(numpy_lstm.LSTM, "forward", record_forward)
+    monkeypatch.setattr(numpy_lstm.LSTM, "backward", check_backward)
+    assert memory.child(spec)["peak_mb"] >= 0
+    assert sizes == [(2, 3), (5, 3)]
+    assert alive == [True, True]
