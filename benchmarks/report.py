@@ -103,7 +103,7 @@ def plot_grid(path: Path, rows: list[Row], title: str) -> Path:
     modes = [m for m in ("inference", "train") if any(r["mode"] == m for r in rows)]
     dtypes = sorted({r["dtype"] for r in rows})
     configs = list(dict.fromkeys(r["config"] for r in rows))
-    fig = Figure(figsize=(6 * len(modes), 4.2))
+    fig = Figure(figsize=(6 * len(modes), 5.6))
     axes = fig.subplots(1, len(modes), squeeze=False)
     width = 0.8 / max(1, 2 * len(dtypes))
     for ax, mode in zip(axes[0], modes, strict=True):
@@ -122,20 +122,22 @@ def plot_grid(path: Path, rows: list[Row], title: str) -> Path:
         ax.axhline(1.0, color="grey", lw=1, label="1.0: as fast as PyTorch")
         from benchmarks.targets import CORE, ratio_limit  # here: targets imports this module
 
-        limits: dict[float, list[str]] = {}
+        limits: dict[float, dict[str, list[str]]] = {}  # limit -> dtype -> the configs it applies to
         for dt in dtypes:
             for c in CORE:
                 limit = ratio_limit(c, dt, mode)
                 if limit is not None:
-                    limits.setdefault(limit, []).append(f"{dt} {c}")
+                    limits.setdefault(limit, {}).setdefault(dt, []).append(c)
         for limit, ls in zip(sorted(limits), ("--", ":", "-."), strict=False):
-            which = limits[limit]
-            named = "all" if len(which) == len(CORE) * len(dtypes) else ", ".join(which)
+            named = "; ".join(
+                f"{dt} {f'{cs[0]} to {cs[-1]}' if len(cs) == len(CORE) else ', '.join(cs)}"
+                for dt, cs in limits[limit].items()
+            )
             ax.axhline(limit, color="red", lw=1, ls=ls, label=f"target {limit:g}: {named}")
         ax.set_xticks(range(len(configs)), configs, rotation=20)
         ax.set_ylabel("time ratio NumPy / PyTorch (lower is faster)")
         ax.set_title(mode)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: no bar hidden
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
