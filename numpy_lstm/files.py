@@ -3,8 +3,8 @@ checkpoints, metrics, plots and benchmark results of the app and the harness, wh
 module so that there is one way to write a file.
 
 :func:`atomic_write` writes to a temporary file in the target's folder (``.<name>.<8 random
-characters><suffix>.tmp``), flushes it to disk, then ``os.replace``\\ s it onto the target: a reader,
-an interrupt or a full disk leaves the old file or the new one, never half of one.  A process
+characters><suffix>.tmp``), flushes it to disk, then moves it onto the target with ``os.replace``:
+a reader, an interrupt or a full disk leaves the old file or the new one, never half of one.  A process
 killed while writing leaves its temporary file behind (the app clears its own such files:
 ``numpy_lstm_app.checkpoint.remove_stale_temporaries``).
 """
