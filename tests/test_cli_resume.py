@@ -97,6 +97,22 @@ def test_options_that_may_change_are_accepted(runs: Path, tmp_path: Path) -> Non
     assert _snapshot(runs / "part") == before, "resuming elsewhere leaves the checkpoint's folder alone"
 
 
+def _stopped(proc: subprocess.Popen, run: Path, status: int, stopped: str, first: int, last: int) -> tuple[str, int]:
+    """The checks every stopped run shares: the status, one line on stderr, metrics.json saying how
+    it stopped after ``done`` whole epochs (``first <= done < last``), and the checkpoint at the same
+    epoch.  Returns stderr and ``done``."""
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, (out, err)
+    assert err.count("\n") == 1 and "continue with: " in err, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    done = metrics["epochs"]
+    assert first <= len(done) < last and done == list(range(1, len(done) + 1)), done
+    assert metrics["stopped"] == f"{stopped} after epoch {len(done)}", metrics["stopped"]
+    assert len(metrics["train_loss"]) == len(metrics["val_loss"]) == len(done)
+    assert read_checkpoint(run / "checkpoint.npz")[1]["epoch"] == len(done), "metrics and checkpoint agree"
+    return err, len(done)
+
+
 @pytest.mark.slow
 def test_ctrl_c_writes_the_epochs_done_and_the_command_that_resumes(tmp_path: Path) -> None:
     options = [*OPTIONS, "--sequences", "200", "--k-max", "9", "--epochs", "10"]
@@ -110,15 +126,8 @@ def test_ctrl_c_writes_the_epochs_done_and_the_command_that_resumes(tmp_path: Pa
         if line.startswith("epoch  2/10"):
             proc.send_signal(signal.SIGINT)
             break
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (out, err)
-    assert err.count("\n") == 1 and "continue with: " in err, err
     run = tmp_path / "run"
-    metrics = json.loads((run / "metrics.json").read_text())
-    done = metrics["epochs"]
-    assert 2 <= len(done) < 10 and done == list(range(1, len(done) + 1)), done
-    assert metrics["stopped"] == f"interrupted after epoch {len(done)}" and len(metrics["train_loss"]) == len(done)
-    assert read_checkpoint(run / "checkpoint.npz")[1]["epoch"] == len(done), "metrics and checkpoint agree"
+    err, _ = _stopped(proc, run, 130, "interrupted", 2, 10)
     assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
     command = shlex.split(err.split("continue with: ")[1])
     assert command[:2] == ["numpy-lstm", "train"]
@@ -143,16 +152,9 @@ def test_sigterm_stops_a_resumed_run_as_ctrl_c_does(tmp_path: Path) -> None:
         if line.startswith("epoch") and int(line.split()[1].split("/")[0]) >= 4:
             proc.send_signal(signal.SIGTERM)
             break
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM == 143, (out, err)
-    assert err.count("\n") == 1 and err.startswith("numpy-lstm train: stopped by SIGTERM; "), err
-    run = tmp_path / "run"
-    metrics = json.loads((run / "metrics.json").read_text())
-    done = metrics["epochs"]
-    assert 4 <= len(done) < 500 and done == list(range(1, len(done) + 1)), done
-    assert metrics["stopped"] == f"stopped by SIGTERM after epoch {len(done)}" and len(metrics["val_loss"]) == len(done)
-    assert read_checkpoint(run / "checkpoint.npz")[1]["epoch"] == len(done), "metrics and checkpoint agree"
-    assert f"holds epoch {len(done)}" in err and "continue with: numpy-lstm train --resume run/checkpoint.npz" in err
+    err, done = _stopped(proc, tmp_path / "run", 128 + signal.SIGTERM, "stopped by SIGTERM", 4, 500)
+    assert err.startswith("numpy-lstm train: stopped by SIGTERM; "), err
+    assert f"holds epoch {done}" in err and "continue with: numpy-lstm train --resume run/checkpoint.npz" in err
 
 
 def test_a_checkpoint_that_cannot_be_written_stops_in_one_line_with_status_1(tmp_path: Path, capsys) -> None:
